@@ -1,0 +1,20 @@
+"""Sandboxes for agent-written experiments: Docker, bubblewrap, or (trusted jobs only) a local subprocess.
+
+Every sandbox's `run(job)` returns an `ExecResult` and raises only for infrastructure faults.
+"""
+
+from aar.sandbox.base import ExecResult, Job, Sandbox, Status
+from aar.sandbox.outputs import PredictionError, check_expected, read_predictions
+from aar.sandbox.select import SandboxChoice, select_sandbox
+
+__all__ = [
+    "ExecResult",
+    "Job",
+    "PredictionError",
+    "Sandbox",
+    "SandboxChoice",
+    "Status",
+    "check_expected",
+    "read_predictions",
+    "select_sandbox",
+]

@@ -1,0 +1,156 @@
+"""`BwrapSandbox`: bubblewrap namespaces for machines without Docker.
+
+The job sees a read-only /usr from the host, the contract folders, a private /tmp, no network and no
+other process. As root, aar drops to uid 65534 before bwrap (so the process limit holds) and puts the
+job in its own cgroup for memory and pids; as another user, rlimits stand in for the cgroup.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from aar.errors import InfraError
+from aar.sandbox import cgroup
+from aar.sandbox.base import CODE_MOUNT, DATA_MOUNT, JOB_ENV, OUT_MOUNT, ExecResult, Job
+from aar.sandbox.finish import RawOutcome, finish, owner_tag, prepare_out_dir
+from aar.sandbox.outputs import SANDBOX_UID, Staging, make_staging, remove_staging
+from aar.sandbox.process import run_process
+from aar.sandbox.pyenv import PYENV_MOUNT, site_packages
+
+log = logging.getLogger(__name__)
+
+HELPER_MOUNT = "/opt/aar-bin"
+# Host files the job may read: the dynamic linker's cache and TLS roots, nothing else from /etc.
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl", "ca-certificates", "localtime")
+
+
+class BwrapMissing(InfraError):
+    """bubblewrap is not installed."""
+
+
+class BwrapSandbox:
+    """Runs jobs under bubblewrap with every namespace unshared."""
+
+    name = "bwrap"
+
+    def __init__(
+        self,
+        *,
+        python: str = "/usr/bin/python3",
+        staging_root: Path | None = None,
+        pyenv_prefix: Path | None = None,
+    ) -> None:
+        """Check bwrap and the environment to mount.
+
+        Raises:
+            BwrapMissing: no `bwrap` on PATH.
+        """
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise BwrapMissing(
+                "bubblewrap is not installed; `apt-get install bubblewrap` (or use --sandbox docker)"
+            )
+        self.bwrap = bwrap
+        self.pyenv = site_packages(pyenv_prefix)
+        self.root_mode = os.geteuid() == 0
+        self.staging_root = staging_root or Path(tempfile.gettempdir()) / "aar-sandbox-bwrap"
+        self.staging_root.mkdir(parents=True, exist_ok=True)
+        self.helpers = _make_helpers(self.staging_root / "helpers", python)
+
+    def run(self, job: Job) -> ExecResult:
+        """Run `job` under bwrap; its /out is copied back and checked."""
+        prepare_out_dir(job)
+        name = f"{owner_tag()}-{uuid.uuid4().hex[:12]}"
+        uid = SANDBOX_UID if self.root_mode else os.getuid()
+        staging = make_staging(
+            self.staging_root / name, size_mb=job.out_mb, max_files=job.out_files, owner_uid=uid
+        )
+        group = cgroup.create(f"aar-{name}", memory_mb=job.memory_mb, pids=job.pids)
+        try:
+            raw = self._run(job, staging, group)
+        except BaseException:
+            remove_staging(staging)
+            raise
+        finally:
+            if group is not None:
+                group.kill_all()
+                group.remove()
+        return finish(job, raw, staging, self.name)
+
+    def _run(self, job: Job, staging: Staging, group: cgroup.JobCgroup | None) -> RawOutcome:
+        argv = self.command(job, staging.path, group)
+        raw = run_process(
+            argv, env={"PATH": "/usr/bin:/bin"}, timeout_s=job.timeout_s, cwd=Path("/"),
+            on_exit=group.kill_all if group else None,
+        )  # fmt: skip
+        if group is not None and group.oom_killed() and not raw.timed_out:
+            return RawOutcome(raw.exit_code, raw.duration_s, raw.stdout, raw.stderr, oom=True)
+        return raw
+
+    def command(self, job: Job, out_path: Path, group: cgroup.JobCgroup | None) -> list[str]:
+        """The full host command line: join cgroup, drop to uid 65534, set rlimits, then bwrap."""
+        argv: list[str] = []
+        if group is not None:
+            joins = " && ".join(f"echo $$ > {p}" for p in group.procs_files)
+            argv += ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh"]
+        if self.root_mode:
+            argv += ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups", "--"]
+        argv += self._rlimits(job, group is not None)
+        return [*argv, self.bwrap, *self._bwrap_args(job, out_path), "--", *job.command]
+
+    def _rlimits(self, job: Job, has_cgroup: bool) -> list[str]:
+        fsize = max(job.out_mb, job.tmp_mb) * 2**20
+        limits = [f"--nproc={job.pids}", f"--fsize={fsize}", "--core=0", "--nofile=4096"]
+        if not has_cgroup:  # no memory cgroup: bound the address space instead (coarser)
+            limits.append(f"--as={job.memory_mb * 2**20}")
+        return ["prlimit", *limits, "--"]
+
+    def _bwrap_args(self, job: Job, out_path: Path) -> list[str]:
+        args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        args += ["--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
+        args += ["--ro-bind", "/usr", "/usr", *_merged_usr_links()]
+        for name in ETC_FILES:
+            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        args += ["--ro-bind", str(self.helpers / "passwd"), "/etc/passwd"]
+        args += ["--ro-bind", str(self.helpers / "group"), "/etc/group"]
+        args += ["--ro-bind", str(self.helpers / "bin"), HELPER_MOUNT]
+        args += ["--ro-bind", str(self.pyenv), PYENV_MOUNT]
+        args += ["--tmpfs", "/tmp", "--ro-bind", str(job.code_dir.resolve()), CODE_MOUNT]
+        args += ["--ro-bind", str(job.data_dir.resolve()), DATA_MOUNT, "--bind", str(out_path), OUT_MOUNT]
+        args += ["--chdir", "/tmp", "--clearenv"]
+        env = dict(JOB_ENV, PATH=f"{HELPER_MOUNT}:/usr/local/bin:/usr/bin:/bin", PYTHONPATH=PYENV_MOUNT)
+        env |= {"PYTHONNOUSERSITE": "1", "USER": "nobody"}
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        return args
+
+
+def _merged_usr_links() -> list[str]:
+    """/bin, /lib... as on the host: symlinks into /usr (merged /usr) or read-only binds."""
+    args: list[str] = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), f"/{name}"]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), f"/{name}"]
+    return args
+
+
+def _make_helpers(path: Path, python: str) -> Path:
+    """A `python` on PATH and minimal passwd/group files, written once, readable by the sandbox user."""
+    (path / "bin").mkdir(parents=True, exist_ok=True)
+    link = path / "bin" / "python"
+    if not link.is_symlink() or os.readlink(link) != python:
+        link.unlink(missing_ok=True)
+        link.symlink_to(python)
+    (path / "passwd").write_text("nobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n")
+    (path / "group").write_text("nogroup:x:65534:\n")
+    for p in (path, path / "bin", path / "passwd", path / "group", path.parent):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return path

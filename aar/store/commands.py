@@ -1,0 +1,173 @@
+"""`aar ls`, `aar show`, `aar export`, `aar import`: the store on the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from aar.config import Settings
+from aar.errors import UserError
+from aar.store.crud import find_study
+from aar.store.engine import Store, open_store
+from aar.store.queries import (
+    BestSoFarPoint,
+    HypothesisNode,
+    StudySummary,
+    best_so_far,
+    hypothesis_tree,
+    list_studies,
+    study_summary,
+)
+from aar.store.transfer import export_csv, export_jsonl, import_study, read_export
+
+console = Console()
+
+
+class ExportFormat(StrEnum):
+    """Formats `aar export` writes."""
+
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+class StudyView(BaseModel):
+    """What `aar show --json` prints."""
+
+    summary: StudySummary
+    hypotheses: list[HypothesisNode]
+    best_so_far: list[BestSoFarPoint]
+
+
+def _open() -> Store:
+    return open_store(Settings())
+
+
+def ls(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the studies in the store."""
+    store = _open()
+    try:
+        with store.session() as session:
+            studies = list_studies(session=session)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps([s.model_dump(mode="json") for s in studies], indent=2))
+        return
+    table = Table("id", "name", "status", "experiments", "best PGR", "created", "goal")
+    for s in studies:
+        best = "—" if s.best_pgr is None else f"{s.best_pgr:.3f}"
+        created = f"{s.created_at:%Y-%m-%d %H:%M}"
+        table.add_row(str(s.id), s.name, s.status, str(s.experiments), best, created, s.goal[:60])
+    console.print(table if studies else "no studies yet")
+
+
+def show(
+    study: Annotated[str, typer.Argument(help="Study name or id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a study: status counts, best PGR, budget, hypothesis tree."""
+    store = _open()
+    try:
+        with store.session() as session:
+            study_id = find_study(session=session, ref=study).id
+            assert study_id is not None
+            view = StudyView(
+                summary=study_summary(session=session, study_id=study_id),
+                hypotheses=hypothesis_tree(session=session, study_id=study_id),
+                best_so_far=best_so_far(session=session, study_id=study_id),
+            )
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(view.model_dump_json(indent=2))
+    else:
+        _print_view(view)
+
+
+def _print_view(view: StudyView) -> None:
+    summary = view.summary
+    study = summary.study
+    console.print(f"[bold]{study.name}[/bold] (id {study.id}, {study.status}): {study.goal}")
+    console.print(f"task {study.task or '—'} · pair {study.pair or '—'} · policy {study.policy or '—'}")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "none"
+    console.print(f"experiments: {counts}")
+    if summary.best:
+        best = summary.best
+        ci = "" if best.ci_low is None else f" (CI {best.ci_low:.3f}–{best.ci_high or 0:.3f})"
+        console.print(f"best PGR: {best.value:.3f}{ci} from experiment {best.number}")
+    for line in summary.budget:
+        limit = "no limit" if line.limit is None else f"of {line.limit:g}, {line.left:g} left"
+        console.print(f"budget {line.kind}: {line.used:g} used {limit}")
+    console.print(f"LLM calls: {summary.llm_calls} (${summary.llm_cost_usd:.2f})")
+    tree = Tree(f"hypotheses ({summary.hypotheses})")
+    for node in view.hypotheses:
+        _add_node(tree, node)
+    console.print(tree)
+
+
+def _add_node(parent: Tree, node: HypothesisNode) -> None:
+    h = node.hypothesis
+    runs = f" · experiments {', '.join(map(str, node.experiments))}" if node.experiments else ""
+    branch = parent.add(f"[{h.status}] {h.text}{runs}", highlight=False)
+    for child in node.children:
+        _add_node(branch, child)
+
+
+def export(
+    study: Annotated[str, typer.Argument(help="Study name or id.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl or csv.")] = ExportFormat.JSONL,
+    out: Annotated[Path | None, typer.Option("--out", help="File (jsonl) or folder (csv).")] = None,
+) -> None:
+    """Export every row of a study (and its artifacts' hashes)."""
+    if fmt == ExportFormat.CSV and out is None:
+        raise UserError("--format csv writes a folder of CSV files: give it with --out FOLDER")
+    store = _open()
+    try:
+        with store.session() as session:
+            study_id = find_study(session=session, ref=study).id
+            assert study_id is not None
+            if fmt == ExportFormat.CSV:
+                assert out is not None
+                counts = export_csv(session=session, study_id=study_id, folder=out)
+            elif out is None:
+                counts = export_jsonl(session=session, study_id=study_id, out=sys.stdout)
+            else:
+                with out.open("w") as handle:
+                    counts = export_jsonl(session=session, study_id=study_id, out=handle)
+    finally:
+        store.close()
+    if out is not None:
+        rows = sum(counts.values())
+        Console(stderr=True).print(f"exported {rows} rows of {study} to {out}", highlight=False)
+
+
+def import_(
+    path: Annotated[Path, typer.Argument(help="A .jsonl export or a folder of CSVs.")],
+    name: Annotated[str | None, typer.Option("--name", help="Import under a new study name.")] = None,
+) -> None:
+    """Import an exported study into this store (ids are renumbered)."""
+    rows = read_export(path)
+    store = _open()
+    try:
+        with store.session() as session:
+            study = import_study(session=session, rows=rows, name=name)
+    finally:
+        store.close()
+    console.print(f"imported study {study.name} (id {study.id})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the store's commands to the `aar` app."""
+    app.command("ls")(ls)
+    app.command("show")(show)
+    app.command("export")(export)
+    app.command("import")(import_)

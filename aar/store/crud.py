@@ -1,0 +1,142 @@
+"""Keyword-only CRUD for studies, hypotheses and experiments.
+
+Functions add to the caller's session and flush; the caller's transaction (`Store.session()`) commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from aar.errors import UserError
+from aar.store.models import (
+    Experiment,
+    ExperimentCreate,
+    Hypothesis,
+    HypothesisCreate,
+    HypothesisStatus,
+    Study,
+    StudyCreate,
+    StudyStatus,
+    utcnow,
+)
+
+
+class NotFoundError(UserError):
+    """A study, hypothesis or experiment that the store does not hold."""
+
+
+def create_study(*, session: Session, study_in: StudyCreate) -> Study:
+    """Create a study; its name must be new to the store."""
+    if session.exec(select(Study.id).where(Study.name == study_in.name)).first() is not None:
+        raise UserError(f"a study named {study_in.name!r} already exists")
+    study = Study.model_validate(study_in)
+    session.add(study)
+    session.flush()
+    return study
+
+
+def get_study(*, session: Session, study_id: int) -> Study:
+    """The study with this id."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise NotFoundError(f"no study with id {study_id}")
+    return study
+
+
+def find_study(*, session: Session, ref: str) -> Study:
+    """The study named `ref`, or with id `ref` when no study has that name."""
+    study = session.exec(select(Study).where(Study.name == ref)).first()
+    if study is None and ref.isdigit():
+        study = session.get(Study, int(ref))
+    if study is None:
+        raise NotFoundError(f"no study named {ref!r} (see `aar ls`)")
+    return study
+
+
+def set_study_status(
+    *, session: Session, study_id: int, status: StudyStatus, report_sha256: str | None = None
+) -> Study:
+    """Move a study to `status`, stamping `finished_at` when it ends."""
+    study = get_study(session=session, study_id=study_id)
+    study.status = status
+    study.updated_at = utcnow()
+    if status != StudyStatus.ACTIVE:
+        study.finished_at = study.updated_at
+    if report_sha256 is not None:
+        study.report_sha256 = report_sha256
+    session.add(study)
+    session.flush()
+    return study
+
+
+def create_hypothesis(*, session: Session, study_id: int, hypothesis_in: HypothesisCreate) -> Hypothesis:
+    """Add a hypothesis to a study's tree (under `parent_id` when given)."""
+    get_study(session=session, study_id=study_id)
+    if hypothesis_in.parent_id is not None:
+        parent = get_hypothesis(session=session, hypothesis_id=hypothesis_in.parent_id)
+        if parent.study_id != study_id:
+            raise UserError(f"hypothesis {parent.id} belongs to another study")
+    hypothesis = Hypothesis.model_validate(hypothesis_in, update={"study_id": study_id})
+    session.add(hypothesis)
+    session.flush()
+    return hypothesis
+
+
+def get_hypothesis(*, session: Session, hypothesis_id: int) -> Hypothesis:
+    """The hypothesis with this id."""
+    hypothesis = session.get(Hypothesis, hypothesis_id)
+    if hypothesis is None:
+        raise NotFoundError(f"no hypothesis with id {hypothesis_id}")
+    return hypothesis
+
+
+def update_hypothesis(
+    *, session: Session, hypothesis_id: int, status: HypothesisStatus, finding: str | None = None
+) -> Hypothesis:
+    """Record what testing a hypothesis found."""
+    hypothesis = get_hypothesis(session=session, hypothesis_id=hypothesis_id)
+    hypothesis.status = status
+    if finding is not None:
+        hypothesis.finding = finding
+    hypothesis.updated_at = utcnow()
+    session.add(hypothesis)
+    session.flush()
+    return hypothesis
+
+
+def next_experiment_number(*, session: Session, study_id: int) -> int:
+    """Hand out the study's next experiment number; one atomic UPDATE, so workers never collide."""
+    bumped = session.exec(
+        update(Study)
+        .where(col(Study.id) == study_id)
+        .values(experiment_counter=Study.experiment_counter + 1)
+        .returning(col(Study.experiment_counter))
+    ).scalar_one_or_none()
+    if bumped is None:
+        raise NotFoundError(f"no study with id {study_id}")
+    return int(bumped)
+
+
+def create_experiment(*, session: Session, study_id: int, experiment_in: ExperimentCreate) -> Experiment:
+    """Queue an experiment; it gets the study's next number."""
+    if experiment_in.hypothesis_id is not None:
+        hypothesis = get_hypothesis(session=session, hypothesis_id=experiment_in.hypothesis_id)
+        if hypothesis.study_id != study_id:
+            raise UserError(f"hypothesis {hypothesis.id} belongs to another study")
+    number = next_experiment_number(session=session, study_id=study_id)
+    extra: dict[str, Any] = {"study_id": study_id, "number": number}
+    experiment = Experiment.model_validate(experiment_in, update=extra)
+    session.add(experiment)
+    session.flush()
+    return experiment
+
+
+def get_experiment(*, session: Session, experiment_id: int) -> Experiment:
+    """The experiment with this id."""
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFoundError(f"no experiment with id {experiment_id}")
+    return experiment

@@ -1,0 +1,132 @@
+"""Bulk results and ledgers: curve points, scores, LLM calls, budget charges, cached baselines."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from aar.store.models import (
+    Baseline,
+    BudgetCharge,
+    CurvePoint,
+    CurvePointBase,
+    LLMCall,
+    LLMCallCreate,
+    Score,
+    ScoreBase,
+)
+
+
+def add_curve_points(*, session: Session, experiment_id: int, points: Iterable[CurvePointBase]) -> int:
+    """Append learning-curve points in one bulk INSERT; return how many."""
+    rows = [{**point.model_dump(), "experiment_id": experiment_id} for point in points]
+    if rows:
+        session.exec(insert(CurvePoint), params=rows)
+    return len(rows)
+
+
+def add_scores(*, session: Session, experiment_id: int, scores: Iterable[ScoreBase]) -> int:
+    """Record final metrics; a second score for the same (split, metric) is an IntegrityError."""
+    rows = [{**score.model_dump(), "experiment_id": experiment_id} for score in scores]
+    if rows:
+        session.exec(insert(Score), params=rows)
+    return len(rows)
+
+
+def record_llm_call(*, session: Session, study_id: int, call_in: LLMCallCreate) -> LLMCall:
+    """Record one LLM call (its cost is charged separately, with `charge_budget`)."""
+    call = LLMCall.model_validate(call_in, update={"study_id": study_id})
+    session.add(call)
+    session.flush()
+    return call
+
+
+def charge_budget(
+    *,
+    session: Session,
+    study_id: int,
+    kind: str,
+    amount: float,
+    what_for: str = "",
+    key: str | None = None,
+    experiment_id: int | None = None,
+    llm_call_id: int | None = None,
+) -> BudgetCharge:
+    """Add a charge to a study's ledger; a charge with an existing `key` is returned, not repeated."""
+    if key is not None and (existing := _charge_by_key(session=session, study_id=study_id, key=key)):
+        return existing
+    charge = BudgetCharge(
+        study_id=study_id,
+        kind=kind,
+        amount=amount,
+        what_for=what_for,
+        key=key,
+        experiment_id=experiment_id,
+        llm_call_id=llm_call_id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(charge)
+    except IntegrityError:
+        # Another worker recorded the same keyed charge between our check and our insert.
+        if key is None or (existing := _charge_by_key(session=session, study_id=study_id, key=key)) is None:
+            raise
+        return existing
+    return charge
+
+
+def _charge_by_key(*, session: Session, study_id: int, key: str) -> BudgetCharge | None:
+    query = select(BudgetCharge).where(BudgetCharge.study_id == study_id, BudgetCharge.key == key)
+    return session.exec(query).first()
+
+
+def budget_used(*, session: Session, study_id: int) -> dict[str, float]:
+    """Total charged so far, per budget kind."""
+    query = (
+        select(BudgetCharge.kind, func.sum(BudgetCharge.amount))
+        .where(BudgetCharge.study_id == study_id)
+        .group_by(BudgetCharge.kind)
+    )
+    return {kind: float(total or 0.0) for kind, total in session.exec(query).all()}
+
+
+def baseline_key(spec: Mapping[str, Any]) -> str:
+    """The content hash that names a baseline: SHA-256 of the spec as canonical JSON."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def get_cached_baseline(*, session: Session, key: str) -> Baseline | None:
+    """The cached baseline with this key, if it was computed before."""
+    return session.get(Baseline, key)
+
+
+def put_cached_baseline(
+    *,
+    session: Session,
+    key: str,
+    kind: str,
+    spec: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    artifact_sha256: str | None = None,
+) -> Baseline:
+    """Cache a baseline under `key`; if another process cached it first, theirs is kept and returned."""
+    if (existing := session.get(Baseline, key)) is not None:
+        return existing
+    baseline = Baseline(
+        key=key, kind=kind, spec=dict(spec), metrics=dict(metrics), artifact_sha256=artifact_sha256
+    )
+    try:
+        with session.begin_nested():
+            session.add(baseline)
+    except IntegrityError:
+        if (existing := session.get(Baseline, key, populate_existing=True)) is None:
+            raise
+        return existing
+    return baseline

@@ -1,0 +1,277 @@
+"""One experiment: a method on a setup for several seeds, run as one job, scored by the host.
+
+The job sees only what the trust boundary allows (see jobs.py); the host reads the predictions back,
+checks them, and scores them against labels it alone holds: per seed, per eval step, on dev and test.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aar.w2s.baselines import Ceiling, WeakLabels, ceiling, weak_labels
+from aar.w2s.cache import content_hash, file_hash, load_arrays, save_arrays
+from aar.w2s.jobs import JobOutcome, SeedData, run_trusted, write_job_data
+from aar.w2s.predictions import InvalidOutput, SeedPredictions, read_seed_predictions
+from aar.w2s.scoring import accuracy, auroc, pgr
+from aar.w2s.setup import Setup
+from aar.w2s.stats import Estimate, bootstrap_ci
+from aar.w2s.templates import build_code_dir, method_meta
+
+# (code dir, data dir, out dir) -> outcome; the sandbox layer provides these for untrusted code.
+JobRunner = Callable[[Path, Path, Path], JobOutcome]
+
+
+@dataclass
+class ExperimentSpec:
+    """A method (file) on a setup, with hyperparameter overrides and seeds."""
+
+    setup: Setup
+    method_path: Path
+    method_name: str
+    seeds: list[int]
+    overrides: dict[str, Any] = field(default_factory=dict)
+    eval_splits: tuple[str, ...] = ("dev", "test")
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        return {**self.setup.template.defaults, **self.overrides}
+
+
+@dataclass
+class SplitScores:
+    """Per-seed scores on one split, and the PGR curve over eval steps."""
+
+    weak_acc: float
+    ceiling_acc: float
+    w2s_acc: float
+    w2s_auroc: float
+    pgr: float | None
+    curve: list[dict[str, float | None]]
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    splits: dict[str, SplitScores]
+
+
+@dataclass
+class ExperimentResult:
+    """Everything measured, and summaries across seeds (mean with bootstrap CI)."""
+
+    task: str
+    pair: str
+    template: str
+    method: str
+    seeds: list[int]
+    hparams: dict[str, Any]
+    status: str
+    seconds: float
+    seed_results: list[SeedResult] = field(default_factory=list)
+    error: str = ""
+
+    def values(self, split: str, metric: str) -> list[float]:
+        out = []
+        for r in self.seed_results:
+            v = getattr(r.splits[split], metric)
+            out.append(math.nan if v is None else float(v))
+        return out
+
+    def estimate(self, split: str, metric: str) -> Estimate:
+        return bootstrap_ci(self.values(split, metric))
+
+    def pgr_by_seed(self, split: str = "dev") -> dict[int, float]:
+        return {r.seed: (math.nan if r.splits[split].pgr is None else r.splits[split].pgr) for r in self.seed_results}  # type: ignore[misc]
+
+    def mean_curve(self, split: str) -> list[dict[str, float]]:
+        """PGR and accuracy per eval step, averaged over the seeds that have that step."""
+        steps: dict[float, list[dict[str, float | None]]] = {}
+        for r in self.seed_results:
+            for point in r.splits[split].curve:
+                steps.setdefault(float(point["step"] or 0), []).append(point)
+        out = []
+        for step, points in sorted(steps.items()):
+            pgrs = [p["pgr"] for p in points if p["pgr"] is not None]
+            out.append({
+                "step": step,
+                "accuracy": float(np.mean([p["accuracy"] for p in points])),
+                "pgr": float(np.mean(pgrs)) if pgrs else math.nan,
+            })  # fmt: skip
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        main = "test" if self.seed_results and "test" in self.seed_results[0].splits else "dev"
+        summary = {}
+        for split in self.seed_results[0].splits if self.seed_results else []:
+            est = self.estimate(split, "pgr")
+            summary[split] = {
+                "weak_acc": _nanmean(self.values(split, "weak_acc")),
+                "ceiling_acc": _nanmean(self.values(split, "ceiling_acc")),
+                "w2s_acc": _nanmean(self.values(split, "w2s_acc")),
+                "w2s_auroc": _nanmean(self.values(split, "w2s_auroc")),
+                "pgr": _clean(est.mean), "pgr_ci": [_clean(est.lo), _clean(est.hi)], "pgr_std": _clean(est.std),
+                "degenerate_seeds": [r.seed for r in self.seed_results if r.splits[split].pgr is None],
+                "curve": [{k: _clean(v) for k, v in p.items()} for p in self.mean_curve(split)],
+            }  # fmt: skip
+        head = summary.get(main, {})
+        return {
+            "task": self.task, "pair": self.pair, "template": self.template, "method": self.method,
+            "seeds": self.seeds, "hparams": self.hparams, "status": self.status, "error": self.error,
+            "seconds": round(self.seconds, 2), "split": main,
+            **{k: head.get(k) for k in ("weak_acc", "ceiling_acc", "w2s_acc", "pgr", "pgr_ci")},
+            "splits": summary,
+            "per_seed": [{"seed": r.seed, **{s: _json_scores(v) for s, v in r.splits.items()}} for r in self.seed_results],
+        }  # fmt: skip
+
+
+def _clean(v: Any) -> Any:
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def _nanmean(xs: list[float]) -> float | None:
+    good = [x for x in xs if not math.isnan(x)]
+    return float(np.mean(good)) if good else None
+
+
+def _json_scores(s: SplitScores) -> dict[str, Any]:
+    d = asdict(s)
+    return {k: _clean(v) for k, v in d.items() if k != "curve"} | {"curve": s.curve}
+
+
+# ---- building the job ------------------------------------------------------------------------------
+
+
+def _roles(spec: ExperimentSpec) -> list[str]:
+    pair = spec.setup.pair
+    if method_meta(spec.method_path).get("REQUIRES", {}).get("intermediate"):
+        pair = pair.with_default_intermediate()
+    return ["strong"] + [f"intermediate_{i}" for i in range(len(pair.intermediates))]
+
+
+def _chain(spec: ExperimentSpec) -> dict[str, Any]:
+    pair = spec.setup.pair
+    if len(_roles(spec)) > 1:
+        pair = pair.with_default_intermediate()
+    return {"strong": pair.strong, **{f"intermediate_{i}": r for i, r in enumerate(pair.intermediates)}}
+
+
+def _seed_data(spec: ExperimentSpec, seed: int, weak: WeakLabels, features: dict[str, dict[str, np.ndarray]]) -> SeedData:
+    sp = spec.setup.splits
+    eval_examples = [e for split in spec.eval_splits for e in sp.get(split)]
+    role_feats = {
+        role: {
+            "weak_train": f["weak_train"], "w2s_train": f["w2s_train"], "dev": f["dev"],
+            "eval": np.concatenate([f[s] for s in spec.eval_splits]),
+        }
+        for role, f in features.items()
+    }  # fmt: skip
+    return SeedData(seed, sp.weak_train, sp.w2s_train, weak.w2s_train, sp.dev, weak.dev, eval_examples, weak.members, role_feats)
+
+
+def _config(spec: ExperimentSpec) -> dict[str, Any]:
+    chain = _chain(spec)
+    models = {r: {"name": g.name, "kind": g.kind, "source": g.source, "gguf_file": g.gguf_file} for r, g in chain.items()}
+    return {"template": spec.setup.template.name, "method": spec.method_name, "hparams": spec.hparams, "roles": list(chain), "models": models}
+
+
+def build_job(spec: ExperimentSpec, job_dir: Path) -> tuple[Path, Path, Path]:
+    """Write /code and /data for the experiment under `job_dir`; returns (code, data, out)."""
+    setup = spec.setup
+    chain = _chain(spec)
+    features = {role: setup.features(rung) for role, rung in chain.items()} if setup.template.uses_features else {}
+    seeds = [_seed_data(spec, s, weak_labels(setup, s), features) for s in spec.seeds]
+    code = build_code_dir(setup.template, spec.method_path, job_dir / "code")
+    data = write_job_data(job_dir / "data", _config(spec), seeds)
+    out = job_dir / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    return code, data, out
+
+
+# ---- scoring -----------------------------------------------------------------------------------------
+
+
+def score_split(y: np.ndarray, weak_p: np.ndarray, ceil_p: np.ndarray, preds: SeedPredictions, sl: slice) -> SplitScores:
+    weak_acc, ceil_acc = accuracy(weak_p, y), accuracy(ceil_p, y)
+    final = preds.final[sl]
+    curve: list[dict[str, float | None]] = []
+    for step, p in preds.steps.items():
+        acc = accuracy(p[sl], y)
+        curve.append({"step": float(step), "accuracy": acc, "pgr": pgr(weak_acc, ceil_acc, acc).value})
+    w2s = accuracy(final, y)
+    return SplitScores(weak_acc, ceil_acc, w2s, auroc(final, y), pgr(weak_acc, ceil_acc, w2s).value, curve)
+
+
+def score_seed(spec: ExperimentSpec, seed: int, preds: SeedPredictions) -> SeedResult:
+    setup = spec.setup
+    weak, ceil = weak_labels(setup, seed), ceiling(setup, seed)
+    baseline = {"dev": (weak.dev, ceil.dev), "test": (weak.test, ceil.test)}
+    out, start = {}, 0
+    for split in spec.eval_splits:
+        n = len(setup.splits.get(split))
+        out[split] = score_split(setup.labels(split), *baseline[split], preds, slice(start, start + n))
+        start += n
+    return SeedResult(seed, out)
+
+
+def run_experiment(spec: ExperimentSpec, runner: JobRunner | None = None) -> ExperimentResult:
+    """Run the experiment (trusted in-process when `runner` is None) and score it on the host."""
+    started = time.monotonic()
+    setup = spec.setup
+    result = ExperimentResult(setup.task, setup.pair.name, setup.template.name, spec.method_name, spec.seeds, spec.hparams, "ok", 0.0)
+    for s in spec.seeds:  # baselines first: cached, shared, and needed for scoring anyway
+        weak_labels(setup, s), ceiling(setup, s)
+    with tempfile.TemporaryDirectory(prefix="aar-job-") as tmp:
+        code, data, out = build_job(spec, Path(tmp))
+        if runner is None:
+            run_trusted(setup.template.runner, data, out, code / "method.py")
+        else:
+            outcome = runner(code, data, out)
+            if outcome.status != "ok":
+                result.status, result.error = outcome.status, outcome.stderr_tail[-2000:]
+                result.seconds = time.monotonic() - started
+                return result
+        ids = [e.id for split in spec.eval_splits for e in setup.splits.get(split)]
+        try:
+            result.seed_results = [score_seed(spec, s, read_seed_predictions(out / f"seed_{s}", ids)) for s in spec.seeds]
+        except InvalidOutput as exc:
+            result.status, result.error = "invalid_output", exc.reason
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def naive_baseline(setup: Setup, seeds: list[int]) -> ExperimentResult:
+    """The naive weak→strong baseline (library `naive` method, baseline hyperparameters), cached per seed."""
+    method = setup.template.dir.parent / "methods" / "naive.py"
+    spec = ExperimentSpec(setup, method, "naive", seeds, dict(setup.baseline_hparams))
+    key = content_hash("naive", setup.key_parts(), setup.pair.name, file_hash(method), seeds)
+    path = setup.cache_dir / "baselines" / f"naive-{key}.npz"
+    ids = [e.id for split in spec.eval_splits for e in setup.splits.get(split)]
+    if (hit := load_arrays(path)) is not None:
+        result = ExperimentResult(setup.task, setup.pair.name, setup.template.name, "naive", seeds, spec.hparams, "ok", 0.0)
+        result.seed_results = [score_seed(spec, s, _preds_from_arrays(hit, s)) for s in seeds]
+        return result
+    with tempfile.TemporaryDirectory(prefix="aar-naive-") as tmp:
+        code, data, out = build_job(spec, Path(tmp))
+        run_trusted(setup.template.runner, data, out, code / "method.py")
+        preds = {s: read_seed_predictions(out / f"seed_{s}", ids) for s in seeds}
+    save_arrays(path, **{f"s{s}_{k}": v for s, p in preds.items() for k, v in _preds_to_arrays(p).items()})
+    result = ExperimentResult(setup.task, setup.pair.name, setup.template.name, "naive", seeds, spec.hparams, "ok", 0.0)
+    result.seed_results = [score_seed(spec, s, preds[s]) for s in seeds]
+    return result
+
+
+def _preds_to_arrays(p: SeedPredictions) -> dict[str, np.ndarray]:
+    return {"final": p.final, "steps": np.array(list(p.steps), dtype=int), "stepp": np.stack(list(p.steps.values()))}
+
+
+def _preds_from_arrays(a: dict[str, np.ndarray], seed: int) -> SeedPredictions:
+    steps = {int(s): a[f"s{seed}_stepp"][i] for i, s in enumerate(a[f"s{seed}_steps"])}
+    return SeedPredictions(a[f"s{seed}_final"], steps)

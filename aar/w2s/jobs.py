@@ -1,0 +1,112 @@
+"""Job folders (the host side of the experiment contract) and running trusted jobs.
+
+`write_job_data` writes exactly what a job may see: ground truth only for `weak_train`; weak labels for
+`w2s_train` and `dev`; bare inputs for `eval`. Trusted jobs (weak supervisor, ceiling, naive) run the
+fixed template runner in this process; untrusted method code runs through a sandbox.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aar.errors import InfraError
+from aar.w2s.tasks import Example
+
+FEATURE_SPLITS = ("weak_train", "w2s_train", "dev", "eval")
+
+
+@dataclass
+class SeedData:
+    """What one seed of a job may see."""
+
+    seed: int
+    weak_train: Sequence[Example]
+    w2s_train: Sequence[Example]
+    w2s_weak_p: np.ndarray
+    dev: Sequence[Example]
+    dev_weak_p: np.ndarray
+    eval: Sequence[Example]
+    w2s_members: np.ndarray | None = None
+    # role -> split -> feature matrix, row-aligned with the split (probe template only)
+    features: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+
+
+def write_seed(seed_dir: Path, s: SeedData) -> None:
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    members = s.w2s_members if s.w2s_members is not None else np.zeros((len(s.w2s_train), 0))
+    _write_jsonl(seed_dir / "weak_train.jsonl", [{"id": e.id, "text": e.text, "label": e.label} for e in s.weak_train])
+    _write_jsonl(
+        seed_dir / "w2s_train.jsonl",
+        [
+            {"id": e.id, "text": e.text, "weak_p": float(p), "weak_members": [float(m) for m in ms]}
+            for e, p, ms in zip(s.w2s_train, s.w2s_weak_p, members, strict=True)
+        ],
+    )
+    _write_jsonl(
+        seed_dir / "dev.jsonl",
+        [{"id": e.id, "text": e.text, "weak_p": float(p)} for e, p in zip(s.dev, s.dev_weak_p, strict=True)],
+    )
+    _write_jsonl(seed_dir / "eval.jsonl", [{"id": e.id, "text": e.text} for e in s.eval])
+    for role, splits in s.features.items():
+        (seed_dir / "features" / role).mkdir(parents=True, exist_ok=True)
+        for split in FEATURE_SPLITS:
+            np.save(seed_dir / "features" / role / f"{split}.npy", splits[split].astype(np.float32))
+
+
+def write_job_data(data_dir: Path, config: dict[str, Any], seeds: Sequence[SeedData]) -> Path:
+    """Write `/data` for a job: config.json and one folder per seed."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "config.json").write_text(json.dumps({**config, "seeds": [s.seed for s in seeds]}, indent=1))
+    for s in seeds:
+        write_seed(data_dir / f"seed_{s.seed}", s)
+    return data_dir
+
+
+def run_trusted(runner: Path, data_dir: Path, out_dir: Path, method: Path) -> None:
+    """Run a fixed template runner with a trusted method in this process (no sandbox needed)."""
+    spec = importlib.util.spec_from_file_location(f"aar_runner_{runner.parent.name}", runner)
+    if spec is None or spec.loader is None:
+        raise InfraError(f"cannot load template runner {runner}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--data", str(data_dir), "--out", str(out_dir), "--method", str(method)])
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a job ended: `status` is ok | failed | timeout | ... (the sandbox's vocabulary)."""
+
+    status: str
+    exit_code: int | None
+    seconds: float
+    stderr_tail: str = ""
+    sandbox: str = "local"
+
+
+def run_subprocess(code_dir: Path, data_dir: Path, out_dir: Path, timeout: float = 3600) -> JobOutcome:
+    """Plain subprocess (trusted code only; untrusted code goes through aar.sandbox)."""
+    import time
+
+    started = time.monotonic()
+    cmd = [sys.executable, str(code_dir / "runner.py"), "--data", str(data_dir), "--out", str(out_dir)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return JobOutcome("timeout", None, time.monotonic() - started)
+    status = "ok" if proc.returncode == 0 else "failed"
+    return JobOutcome(status, proc.returncode, time.monotonic() - started, proc.stderr[-4000:])

@@ -1,0 +1,83 @@
+"""An experiment setup (task, pair, template, splits) and the data it prepares: splits and features."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aar.w2s.cache import file_hash
+from aar.w2s.embed import embed_cached
+from aar.w2s.ladder import Pair, Rung
+from aar.w2s.splits import SplitSizes, Splits, make_splits
+from aar.w2s.tasks import Example, load_task, task_fingerprint
+from aar.w2s.templates import Template
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Setup:
+    """Everything that defines the data side of an experiment; baselines are cached by its hash."""
+
+    task: str
+    pair: Pair
+    template: Template
+    sizes: SplitSizes = field(default_factory=SplitSizes)
+    split_seed: int = 0
+    members: int = 4  # weak-ensemble members trained besides the main weak supervisor
+    cache_dir: Path = Path("results/cache")
+    baseline_hparams: dict[str, Any] = field(default_factory=dict)
+    progress: Progress | None = None
+
+    @cached_property
+    def examples(self) -> list[Example]:
+        return load_task(self.task)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return task_fingerprint(self.examples)
+
+    @cached_property
+    def splits(self) -> Splits:
+        return make_splits(self.examples, self.sizes, self.split_seed, self.task)
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        """Baseline hyperparameters: the template's defaults plus explicit baseline overrides."""
+        return {**self.template.defaults, **self.baseline_hparams}
+
+    @cached_property
+    def code_version(self) -> str:
+        """Hash of the fixed runner code, so a runner change invalidates cached baselines."""
+        return file_hash(self.template.runner, self.template.dir.parent / "common.py")
+
+    def key_parts(self) -> dict[str, Any]:
+        return {
+            "task": self.fingerprint, "sizes": self.sizes.as_dict(), "split_seed": self.split_seed,
+            "template": self.template.name, "hparams": self.hparams, "code": self.code_version,
+        }  # fmt: skip
+
+    def features(self, rung: Rung) -> dict[str, np.ndarray]:
+        """Cached frozen embeddings of every split (weak_train, w2s_train, dev, test) for one rung."""
+        examples = self.splits.all_examples()
+        report = (lambda done, total: self.progress(f"embed {rung.name}", done, total)) if self.progress else None
+        vectors = embed_cached(
+            rung, self.fingerprint, [e.id for e in examples], [e.text for e in examples], self.cache_dir, report
+        )
+        out, start = {}, 0
+        for name in ("weak_train", "w2s_train", "dev", "test"):
+            n = len(self.splits.get(name))
+            out[name] = vectors[start : start + n]
+            start += n
+        return out
+
+    def labels(self, split: str) -> np.ndarray:
+        """Ground truth of a split. Host only: never written into a job's data."""
+        return np.array([e.label for e in self.splits.get(split)], dtype=int)

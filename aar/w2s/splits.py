@@ -1,0 +1,78 @@
+"""Deterministic W2SG splits of a task from a split seed.
+
+`weak_train` (ground truth, the weak supervisor's data), `w2s_train` (inputs + weak labels only), `dev`
+(scores shown to the agent) and `test` (sealed). The splits are fixed for a study: run seeds vary the
+training randomness, never the partition, because every seed's data sits in the same sandbox job and a
+per-seed partition would hand one seed's held-out labels to another seed's weak_train.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+
+from aar.errors import UserError
+from aar.w2s.tasks import Example
+
+SPLIT_NAMES = ("weak_train", "w2s_train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class SplitSizes:
+    """How many examples each split gets; defaults suit the 2-core CPU testbed."""
+
+    weak_train: int = 1000
+    w2s_train: int = 3000
+    dev: int = 500
+    test: int = 1500
+
+    @property
+    def total(self) -> int:
+        return self.weak_train + self.w2s_train + self.dev + self.test
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def parse(cls, text: str) -> SplitSizes:
+        """`weak_train=500,w2s_train=2000,...` (unnamed fields keep their defaults)."""
+        fields: dict[str, int] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key, _, value = part.partition("=")
+            if key not in SPLIT_NAMES or not value.isdigit() or int(value) < 1:
+                raise UserError(f"bad split size {part!r}; expected NAME=N with NAME in {', '.join(SPLIT_NAMES)}")
+            fields[key] = int(value)
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The four splits, each a list of examples in a fixed order."""
+
+    weak_train: list[Example]
+    w2s_train: list[Example]
+    dev: list[Example]
+    test: list[Example]
+
+    def get(self, name: str) -> list[Example]:
+        return list(getattr(self, name))
+
+    def all_examples(self) -> list[Example]:
+        return [ex for name in SPLIT_NAMES for ex in self.get(name)]
+
+
+def make_splits(examples: list[Example], sizes: SplitSizes, split_seed: int, task: str = "task") -> Splits:
+    """Shuffle by `split_seed` (after sorting by id, so file order does not matter) and cut the splits."""
+    if len(examples) < sizes.total:
+        raise UserError(
+            f"{task}: {len(examples)} examples, but the splits need {sizes.total} "
+            f"({', '.join(f'{k}={v}' for k, v in sizes.as_dict().items())}); pass smaller --sizes"
+        )
+    ordered = sorted(examples, key=lambda ex: ex.id)
+    random.Random(split_seed).shuffle(ordered)
+    cuts, start = {}, 0
+    for name in SPLIT_NAMES:
+        n = getattr(sizes, name)
+        cuts[name] = ordered[start : start + n]
+        start += n
+    return Splits(**cuts)

@@ -1,0 +1,282 @@
+"""Fixed runner code shared by every template: job I/O, the method hooks and the training loop.
+
+Runs inside the sandbox. It reads only `/data`, writes only `/out`, and never sees ground truth beyond
+`weak_train` (the weak supervisor's own data). See CONTRACT.md. Copied next to `runner.py` in `/code`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+SPLITS = ("weak_train", "w2s_train", "dev", "eval")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    tmp.replace(path)
+
+
+def load_method(path: Path) -> ModuleType:
+    """Import the agent's method.py as a module named `method`."""
+    spec = importlib.util.spec_from_file_location("method", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load method from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["method"] = module
+    spec.loader.exec_module(module)
+    if not hasattr(module, "loss") and not hasattr(module, "train"):
+        raise AttributeError("method.py must define loss(logits, weak_p, progress, ctx) or train(ctx)")
+    return module
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Backend(Protocol):
+    """What a template provides to the shared loop: models and a forward pass over a split."""
+
+    def new_model(self, role: str, seed: int) -> nn.Module: ...
+
+    def logits(self, model: nn.Module, role: str, split: str, idx: np.ndarray) -> torch.Tensor: ...
+
+    def parameters(self, model: nn.Module) -> list[nn.Parameter]: ...
+
+
+@dataclass
+class FitResult:
+    """One training run: the model, and per eval step the eval-split and dev predictions."""
+
+    model: nn.Module
+    history: list[dict[str, Any]]
+    eval_preds: dict[int, np.ndarray]
+    dev_preds: dict[int, np.ndarray]
+
+
+@dataclass
+class Context:
+    """Everything a method may use. Built by the runner for one seed."""
+
+    hparams: dict[str, Any]
+    seed: int
+    data: dict[str, list[dict[str, Any]]]
+    out_dir: Path
+    backend: Backend
+    roles: list[str]
+    method: ModuleType | None = None
+    log_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def weak_p(self, split: str = "w2s_train") -> np.ndarray:
+        """Weak soft labels P(label=1) for `w2s_train` or `dev`."""
+        return np.array([row["weak_p"] for row in self.data[split]], dtype=np.float32)
+
+    def weak_members(self) -> np.ndarray:
+        """Soft labels from each member of the weak ensemble on `w2s_train`, shape [n, members]."""
+        return np.array([row["weak_members"] for row in self.data["w2s_train"]], dtype=np.float32)
+
+    def n(self, split: str) -> int:
+        return len(self.data[split])
+
+    def log(self, **fields: Any) -> None:
+        """Free-form training log (shown to the agent, never trusted)."""
+        self.log_rows.append({"seed": self.seed, "time": round(time.time(), 3), **fields})
+
+    def fit(
+        self,
+        labels: np.ndarray | None = None,
+        *,
+        role: str = "strong",
+        split: str = "w2s_train",
+        loss_fn: Callable[..., torch.Tensor] | None = None,
+        weights: np.ndarray | None = None,
+        record: bool = True,
+    ) -> FitResult:
+        """Train a fresh model of `role` on `split` with soft `labels` (default: the weak labels)."""
+        labels = self.weak_p(split) if labels is None else np.asarray(labels, dtype=np.float32)
+        if loss_fn is None:
+            loss_fn = getattr(self.method, "loss", None) or soft_ce
+        return fit(self, role=role, split=split, labels=labels, loss_fn=loss_fn, weights=weights, record=record)
+
+    def predict(self, model: nn.Module, split: str, role: str = "strong") -> np.ndarray:
+        """P(label=1) of `model` on every example of `split`."""
+        return predict(self, model, role, split)
+
+    def write_predictions(self, step: int | str, p: np.ndarray) -> None:
+        """Write predictions on the eval split; `final` is the one the host scores as the result."""
+        rows = [{"id": row["id"], "p": float(v)} for row, v in zip(self.data["eval"], p, strict=True)]
+        write_jsonl(self.out_dir / "predictions" / f"{step if step == 'final' else f'step_{step}'}.jsonl", rows)
+
+
+def soft_ce(logits: torch.Tensor, weak_p: torch.Tensor, progress: float, ctx: Context) -> torch.Tensor:
+    """Cross-entropy against soft binary labels, per example."""
+    target = torch.stack([1 - weak_p, weak_p], dim=1)
+    return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1)
+
+
+@torch.no_grad()
+def predict(ctx: Context, model: nn.Module, role: str, split: str) -> np.ndarray:
+    model.eval()
+    batch = int(ctx.hparams.get("eval_batch_size", 256))
+    out = []
+    for start in range(0, ctx.n(split), batch):
+        idx = np.arange(start, min(start + batch, ctx.n(split)))
+        out.append(torch.softmax(ctx.backend.logits(model, role, split, idx).float(), dim=1)[:, 1].cpu().numpy())
+    model.train()
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def cosine_lr(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def _batch_loss(loss: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    if loss.dim() == 0:
+        return loss
+    if w is None:
+        return loss.mean()
+    return (loss * w).sum() / w.sum().clamp_min(1e-8)
+
+
+def fit(
+    ctx: Context,
+    *,
+    role: str,
+    split: str,
+    labels: np.ndarray,
+    loss_fn: Callable[..., torch.Tensor],
+    weights: np.ndarray | None,
+    record: bool,
+) -> FitResult:
+    """The shared loop: minibatches, AdamW, cosine schedule, eval every `eval_every` steps."""
+    hp = ctx.hparams
+    keep = np.arange(len(labels)) if weights is None else np.flatnonzero(np.asarray(weights) > 0)
+    if len(keep) == 0:
+        raise ValueError("weights dropped every training example")
+    model = ctx.backend.new_model(role, ctx.seed)
+    opt = torch.optim.AdamW(ctx.backend.parameters(model), lr=float(hp["lr"]), weight_decay=float(hp.get("weight_decay", 0.0)))
+    batch = int(hp.get("batch_size", 32))
+    total = max(1, int(hp.get("epochs", 1) * math.ceil(len(keep) / batch)))
+    warmup = int(total * float(hp.get("warmup_frac", 0.0)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, total, warmup))
+    eval_every = max(1, int(hp.get("eval_every", total)))
+    rng = np.random.default_rng(ctx.seed)
+    result = FitResult(model, [], {}, {})
+    step, order = 0, np.array([], dtype=int)
+    while step < total:
+        if len(order) < batch:
+            order = np.concatenate([order, rng.permutation(keep)])
+        idx, order = order[:batch], order[batch:]
+        logits = ctx.backend.logits(model, role, split, idx).float()
+        target = torch.as_tensor(labels[idx], device=logits.device)
+        w = None if weights is None else torch.as_tensor(np.asarray(weights, dtype=np.float32)[idx], device=logits.device)
+        loss = _batch_loss(loss_fn(logits, target, step / total, ctx), w)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        if record and (step % eval_every == 0 or step == total):
+            _evaluate(ctx, result, role, step, float(loss.detach()))
+    return result
+
+
+def _evaluate(ctx: Context, result: FitResult, role: str, step: int, loss: float) -> None:
+    eval_p = predict(ctx, result.model, role, "eval")
+    dev_p = predict(ctx, result.model, role, "dev")
+    dev_weak = ctx.weak_p("dev")
+    entry = {
+        "step": step,
+        "train_loss": loss,
+        # Label-free signals: agreement with the weak labels on dev, and mean confidence.
+        "dev_weak_agreement": float(np.mean((dev_p > 0.5) == (dev_weak > 0.5))) if len(dev_p) else 0.0,
+        "dev_confidence": float(np.mean(np.abs(dev_p - 0.5) * 2)) if len(dev_p) else 0.0,
+    }
+    result.history.append(entry)
+    result.eval_preds[step] = eval_p
+    result.dev_preds[step] = dev_p
+    ctx.write_predictions(step, eval_p)
+    ctx.log(event="eval", **entry)
+
+
+def run_seed(ctx: Context) -> None:
+    """Run the method for one seed: its own `train`, or the default loop with its hooks."""
+    method = ctx.method
+    seed_everything(ctx.seed)
+    if method is not None and hasattr(method, "train"):
+        method.train(ctx)
+        if not (ctx.out_dir / "predictions" / "final.jsonl").exists():
+            raise RuntimeError("method.train(ctx) must call ctx.write_predictions('final', p)")
+        return
+    weights = None
+    if method is not None and hasattr(method, "weights"):
+        raw = method.weights(ctx.data["w2s_train"], ctx.weak_p(), ctx)
+        weights = None if raw is None else np.asarray(raw, dtype=np.float32)
+    result = ctx.fit(weights=weights)
+    chosen = result.history[-1]["step"]
+    if method is not None and hasattr(method, "select_step"):
+        picked = method.select_step(result.history, ctx)
+        chosen = chosen if picked is None else int(picked)
+    if chosen not in result.eval_preds:
+        raise ValueError(f"select_step returned {chosen}, not an eval step")
+    ctx.log(event="final", step=chosen)
+    ctx.write_predictions("final", result.eval_preds[chosen])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="aar experiment runner")
+    parser.add_argument("--data", type=Path, default=Path("/data"))
+    parser.add_argument("--out", type=Path, default=Path("/out"))
+    parser.add_argument("--method", type=Path, default=None, help="method.py (default: beside runner.py)")
+    return parser.parse_args(argv)
+
+
+def run_job(
+    data_dir: Path,
+    out_dir: Path,
+    method_path: Path,
+    make_backend: Callable[[dict[str, Any], Path], Backend],
+) -> None:
+    """Run every seed of the job described by `data_dir/config.json`."""
+    config = json.loads((data_dir / "config.json").read_text())
+    method = load_method(method_path)
+    torch.set_num_threads(int(config.get("threads", 0)) or torch.get_num_threads())
+    for seed in config["seeds"]:
+        seed_dir = data_dir / f"seed_{seed}"
+        data = {split: read_jsonl(seed_dir / f"{split}.jsonl") for split in SPLITS}
+        hparams = {**config.get("hparams", {}), "seed": seed}
+        out = out_dir / f"seed_{seed}"
+        ctx = Context(hparams, seed, data, out, make_backend(hparams, seed_dir), config.get("roles", ["strong"]), method)
+        started = time.time()
+        try:
+            run_seed(ctx)
+        finally:
+            ctx.log(event="done", seconds=round(time.time() - started, 3))
+            write_jsonl(out / "log.jsonl", ctx.log_rows)
