@@ -70,6 +70,7 @@ from aar.store.queries import (
     experiment_detail,
     hypothesis_tree,
     list_studies,
+    status_counts,
     study_summary,
 )
 from aar.store.records import (
@@ -148,6 +149,7 @@ __all__ = [
     "set_experiment_status",
     "set_study_status",
     "start_experiment",
+    "status_counts",
     "study_summary",
     "update_hypothesis",
 ]

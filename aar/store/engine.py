@@ -89,7 +89,10 @@ def open_store(
     url = url or settings.database_url or f"sqlite:///{results_dir / 'aar.db'}"
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
-        ensure_writable(Path(parsed.database).parent, create=Path(parsed.database).parent == results_dir)
+        database = Path(parsed.database)
+        ensure_writable(database.parent, create=database.parent == results_dir)
+        if database.exists() and not os.access(database, os.W_OK):
+            raise UserError(f"the store {database} is read-only (check its permissions)")
     engine = make_engine(parsed)
     where = parsed.render_as_string(hide_password=True)
     try:

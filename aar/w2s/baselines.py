@@ -57,17 +57,13 @@ def _train_job(
             ev = np.concatenate([feats[s] for s in evals])
             features = {"strong": {"weak_train": train_feats, "w2s_train": train_feats, "dev": ev[:0], "eval": ev}}
         seed_data.append(SeedData(seed, sub, sub, labels[rows].astype(float), [], np.zeros(0), eval_examples, None, features))
-    config = {"template": setup.template.name, "hparams": setup.hparams, "roles": ["strong"], "models": _models(rung)}
+    config = {"template": setup.template.name, "hparams": setup.hparams, "roles": ["strong"], "models": {"strong": setup.model_spec(rung)}}
     method = setup.template.dir.parent / "methods" / "naive.py"
     with tempfile.TemporaryDirectory(prefix="aar-trusted-") as tmp:
         data = write_job_data(Path(tmp) / "data", config, seed_data)
         run_trusted(setup.template.runner, data, Path(tmp) / "out", method)
         ids = [e.id for e in eval_examples]
         return {s: read_seed_predictions(Path(tmp) / "out" / f"seed_{s}", ids).final for s, _ in seeds}
-
-
-def _models(rung: Rung) -> dict[str, dict[str, str]]:
-    return {"strong": {"name": rung.name, "kind": rung.kind, "source": rung.source, "gguf_file": rung.gguf_file}}
 
 
 def weak_labels(setup: Setup, seed: int) -> WeakLabels:

@@ -178,7 +178,7 @@ def _seed_data(spec: ExperimentSpec, seed: int, weak: WeakLabels, features: dict
 
 def _config(spec: ExperimentSpec) -> dict[str, Any]:
     chain = _chain(spec)
-    models = {r: {"name": g.name, "kind": g.kind, "source": g.source, "gguf_file": g.gguf_file} for r, g in chain.items()}
+    models = {role: spec.setup.model_spec(rung) for role, rung in chain.items()}
     return {"template": spec.setup.template.name, "method": spec.method_name, "hparams": spec.hparams, "roles": list(chain), "models": models}
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from aar.w2s.cache import file_hash
-from aar.w2s.embed import embed_cached
+from aar.errors import UserError
+from aar.w2s.embed import embed_cached, mpnet_dir
 from aar.w2s.ladder import Pair, Rung
 from aar.w2s.splits import SplitSizes, Splits, make_splits
 from aar.w2s.tasks import Example, load_task, task_fingerprint
@@ -77,6 +78,22 @@ class Setup:
             out[name] = vectors[start : start + n]
             start += n
         return out
+
+    def model_spec(self, rung: Rung) -> dict[str, str]:
+        """How a template runner finds a rung's weights: a local path, an installed package, or a hub id."""
+        spec = {"name": rung.name, "kind": rung.kind, "source": rung.source, "gguf_file": rung.gguf_file}
+        if self.template.model_kinds and rung.kind not in self.template.model_kinds:
+            raise UserError(
+                f"template {self.template.name!r} cannot train {rung.name} ({rung.kind}); "
+                f"it takes {', '.join(self.template.model_kinds)} models"
+            )
+        if rung.kind == "mpnet":
+            spec["path"] = str(mpnet_dir(self.cache_dir))
+        elif rung.kind in ("st", "gguf") and rung.offline:
+            spec["package"] = rung.source.replace("-", "_")
+        elif rung.kind in ("hf", "st") and Path(rung.source).exists():
+            spec["path"] = str(Path(rung.source).resolve())
+        return spec
 
     def labels(self, split: str) -> np.ndarray:
         """Ground truth of a split. Host only: never written into a job's data."""

@@ -24,6 +24,7 @@ class Template:
     defaults: dict[str, Any]
     space: dict[str, Any]
     uses_features: bool
+    model_kinds: tuple[str, ...] = ()
 
     @property
     def runner(self) -> Path:
@@ -45,7 +46,7 @@ def get_template(name: str, root: Path) -> Template:
     meta = tomllib.loads(path.read_text())
     return Template(
         name, path.parent, meta["description"].strip(), meta.get("defaults", {}), meta.get("space", {}),
-        bool(meta.get("uses_features", False)),
+        bool(meta.get("uses_features", False)), tuple(meta.get("model_kinds", ())),
     )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from aar.errors import InfraError
 from aar.sandbox.base import Job, Sandbox
 
 # Runner scripts start with this: try an action, record the exception name (or "ok") in /out/report.json.
-PRELUDE = '''
+PRELUDE = """
 import errno, json, os, socket, subprocess, sys, time
 REPORT = {}
 def attempt(name, fn):
@@ -32,7 +32,7 @@ def attempt(name, fn):
 def save():
     with open("/out/report.json", "w") as f:
         json.dump(REPORT, f)
-'''
+"""
 
 DATA_FILES = {
     "config.json": {"template": "test", "seeds": [0]},
@@ -104,7 +104,13 @@ def make_job(workdir: Path) -> MakeJob:
         (root / HELD_OUT_NAME).write_text('{"id": "e0", "label": 1}\n')
         for path in [root, *root.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
-        defaults: dict[str, Any] = {"timeout_s": 30, "memory_mb": 512, "pids": 128, "tmp_mb": 32, "out_mb": 16}
+        defaults: dict[str, Any] = {
+            "timeout_s": 30,
+            "memory_mb": 512,
+            "pids": 128,
+            "tmp_mb": 32,
+            "out_mb": 16,
+        }
         return Job(code, data, root / "out", name="attack", **(defaults | limits))
 
     return make
@@ -118,5 +124,3 @@ def _write_data(data: Path) -> None:
             path.write_text("".join(json.dumps(row) + "\n" for row in content))
         else:
             path.write_text(json.dumps(content))
-
-

@@ -68,7 +68,8 @@ def test_no_label_files_and_only_allowed_data(sandbox: Sandbox, make_job: Any) -
                 found += [os.path.join(dirpath, f) for f in filenames if "label" in f.lower()]
         REPORT["found"] = [f for f in found if "heldout" in f or f.startswith(("/data", "/tmp", "/out"))]
         REPORT["seen"] = seen
-        REPORT["data"] = sorted(os.path.relpath(os.path.join(d, f), "/data") for d, _, fs in os.walk("/data") for f in fs)
+        walk = os.walk("/data")
+        REPORT["data"] = sorted(os.path.relpath(os.path.join(d, f), "/data") for d, _, fs in walk for f in fs)
         REPORT["dev_keys"] = sorted(json.loads(open("/data/seed_0/dev.jsonl").readline()))
         save()
     """)
@@ -219,7 +220,8 @@ def test_background_processes_do_not_survive(sandbox: Sandbox, make_job: Any) ->
 def test_no_privileges(sandbox: Sandbox, make_job: Any) -> None:
     job = make_job("""
         import ctypes
-        status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)
+        lines = open("/proc/self/status").read().splitlines()
+        status = dict(line.split(":\\t", 1) for line in lines if ":\\t" in line)
         REPORT["cap_eff"] = status["CapEff"].strip()
         REPORT["no_new_privs"] = status["NoNewPrivs"].strip()
         REPORT["uid"] = os.getuid()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -38,7 +39,11 @@ def test_hardening_options() -> None:
     assert opts["network_mode"] == "none" and opts["read_only"] and opts["init"]
     assert opts["cap_drop"] == ["ALL"] and opts["security_opt"] == ["no-new-privileges:true"]
     assert opts["user"] == "65534:65534" and opts["mem_limit"] == opts["memswap_limit"]
-    assert {v["bind"]: v["mode"] for v in opts["volumes"].values()} == {"/code": "ro", "/data": "ro", "/out": "rw"}
+    assert {v["bind"]: v["mode"] for v in opts["volumes"].values()} == {
+        "/code": "ro",
+        "/data": "ro",
+        "/out": "rw",
+    }
 
 
 @pytest.mark.gpu
@@ -47,7 +52,7 @@ def test_gpu_job_sees_only_its_device(docker_sandbox: Sandbox, make_job: Any) ->
     if shutil.which("nvidia-smi") is None:
         pytest.skip("no NVIDIA GPU on this machine")
     job = make_job('print(subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout)')
-    result = docker_sandbox.run(Job(**{**job.__dict__, "devices": ("0",)}))
+    result = docker_sandbox.run(dataclasses.replace(job, devices=("0",)))
     assert result.status is Status.OK, result
     assert result.stdout.count("GPU ") == 1
 
@@ -81,7 +86,9 @@ def test_stale_containers_removed_at_start_up(docker_sandbox: Sandbox, make_job:
 
 
 def _labelled_containers() -> list[str]:
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL}"], capture_output=True, text=True)
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={LABEL}"], capture_output=True, text=True
+    )
     return out.stdout.split()
 
 

@@ -81,7 +81,7 @@ def session(store: Store) -> Iterator[Session]:
         yield opened
 
 
-def run_aar(*args: str, env: dict[str, str], user: int | None = None) -> subprocess.CompletedProcess[str]:
+def run_aar(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run `aar ARGS` through `aar.cli.main` in a subprocess.
 
     Areas whose command modules are not written yet are stubbed, so these tests exercise the real
@@ -96,7 +96,8 @@ def run_aar(*args: str, env: dict[str, str], user: int | None = None) -> subproc
         "sys.argv = ['aar', *sys.argv[1:]]\n"
         "main()\n"
     )
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AAR_")} | env
+    # Rich wraps stderr at 80 columns when it is not a terminal; a wide one keeps messages on one line.
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AAR_")} | {"COLUMNS": "400"} | env
     return subprocess.run(
         [sys.executable, "-c", driver, *args],
         env=full_env,
@@ -104,5 +105,4 @@ def run_aar(*args: str, env: dict[str, str], user: int | None = None) -> subproc
         capture_output=True,
         text=True,
         timeout=120,
-        user=user,
     )

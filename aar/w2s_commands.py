@@ -1,0 +1,203 @@
+"""CLI commands of the science core: `aar tasks`, `aar pairs`, `aar baseline`, `aar exp run`."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aar.config import Settings
+from aar.errors import UserError
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec, JobRunner, naive_baseline, run_experiment
+from aar.w2s.ladder import LADDER, parse_pair
+from aar.w2s.setup import Setup
+from aar.w2s.splits import SplitSizes
+from aar.w2s.tasks import REGISTRY
+from aar.w2s.templates import LIBRARY_METHODS, get_template, method_name, resolve_method
+
+console = Console()
+exp_app = typer.Typer(help="Run experiments.", no_args_is_help=True)
+
+TaskOpt = Annotated[str, typer.Option("--task", help="Task name, hub:NAME[=local file], or custom:PATH.")]
+PairOpt = Annotated[str, typer.Option("--pair", help="WEAK→STRONG (or WEAK->STRONG); 3+ names = a chain.")]
+TemplateOpt = Annotated[str, typer.Option("--template", help="Experiment template: probe | finetune.")]
+SeedsOpt = Annotated[int, typer.Option("--seeds", min=1, max=100, help="Number of seeds (0..N-1).")]
+SizesOpt = Annotated[str, typer.Option("--sizes", help="Split sizes, e.g. weak_train=500,w2s_train=2000.")]
+SplitSeedOpt = Annotated[int, typer.Option("--split-seed", help="Seed of the (fixed) data splits.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """`key=value` pairs; values parsed as JSON when they can be (numbers, booleans), else strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"bad --set {item!r}; expected KEY=VALUE, e.g. --set lr=0.001")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+@contextmanager
+def progress_reporter(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar for long steps (embedding), on stderr so --json output stays clean."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=total)
+
+        yield report
+
+
+def make_setup(task: str, pair: str, template: str, sizes: str, split_seed: int, settings: Settings) -> Setup:
+    return Setup(
+        task=task, pair=parse_pair(pair), template=get_template(template, settings.templates_dir),
+        sizes=SplitSizes.parse(sizes), split_seed=split_seed, cache_dir=settings.cache_dir,
+    )  # fmt: skip
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def print_result(result: ExperimentResult) -> None:
+    data = result.to_json()
+    if result.status != "ok":
+        console.print(f"[red]experiment {result.status}[/red]: {result.error}")
+        return
+    table = Table(title=f"{data['method']} on {data['task']}, {data['pair']} ({data['template']}), seeds {data['seeds']}")
+    for col in ("split", "weak acc", "ceiling acc", "w2s acc", "PGR mean [95% CI]", "std", "degenerate seeds"):
+        table.add_column(col)
+    for split, s in data["splits"].items():
+        ci = f"{_fmt(s['pgr'])} [{_fmt(s['pgr_ci'][0])}, {_fmt(s['pgr_ci'][1])}]"
+        table.add_row(split, _fmt(s["weak_acc"]), _fmt(s["ceiling_acc"]), _fmt(s["w2s_acc"]), ci, _fmt(s["pgr_std"]), str(s["degenerate_seeds"] or "-"))
+    console.print(table)
+    curve = data["splits"][data["split"]]["curve"]
+    if curve:
+        points = "  ".join(f"{int(p['step'])}:{_fmt(p['pgr'])}" for p in curve[:: max(1, len(curve) // 10)])
+        console.print(f"PGR curve ({data['split']}, step:PGR): {points}")
+    console.print(f"{result.seconds:.1f} s")
+
+
+def tasks_cmd(as_json: JsonOpt = False) -> None:
+    """List the registered tasks."""
+    rows = [{"name": t.name, "description": t.description, "source": t.source, "offline": t.offline} for t in REGISTRY.values()]
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("name", "offline", "source", "description")
+    for r in rows:
+        table.add_row(r["name"], "yes" if r["offline"] else "no (hub)", r["source"], r["description"])
+    console.print(table)
+    console.print("Also: custom:PATH (JSONL/CSV with text,label[,id]) and hub:NAME=LOCAL_FILE.")
+
+
+def pairs_cmd(as_json: JsonOpt = False) -> None:
+    """List the model ladder; any two rungs make a pair (weak→strong), three or more a chain."""
+    rows = [
+        {"name": r.name, "kind": r.kind, "source": r.source, "params_m": r.params_m, "offline": r.offline, "description": r.description}
+        for r in sorted(LADDER.values(), key=lambda r: r.order)
+    ]
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("rung", "kind", "params (M)", "offline", "source")
+    for r in rows:
+        table.add_row(r["name"], r["kind"], f"{r['params_m']:g}", "yes" if r["offline"] else "no (GPU/hub)", r["source"])
+    console.print(table)
+    console.print("Pairs: WEAK→STRONG, e.g. static64→minilm-l6; chains: static64→minilm-l3→minilm-l6.")
+
+
+def baseline_cmd(
+    task: TaskOpt = "rotten_tomatoes",
+    pair: PairOpt = "static64→minilm-l6",
+    template: TemplateOpt = "probe",
+    seeds: SeedsOpt = 3,
+    sizes: SizesOpt = "",
+    split_seed: SplitSeedOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Weak supervisor, strong ceiling and naive weak→strong for a task and pair (cached)."""
+    settings = Settings()
+    with progress_reporter(not as_json) as report:
+        setup = make_setup(task, pair, template, sizes, split_seed, settings)
+        setup.progress = report
+        result = naive_baseline(setup, list(range(seeds)))
+    if as_json:
+        console.print_json(json.dumps(result.to_json()))
+    else:
+        print_result(result)
+
+
+def exp_run_cmd(
+    method: Annotated[str, typer.Option("--method", help=f"Library method ({', '.join(LIBRARY_METHODS)}) or a method.py.")],
+    task: TaskOpt = "rotten_tomatoes",
+    pair: PairOpt = "static64→minilm-l6",
+    template: TemplateOpt = "probe",
+    seeds: SeedsOpt = 3,
+    sets: Annotated[list[str] | None, typer.Option("--set", help="Hyperparameter override KEY=VALUE (repeatable).")] = None,
+    sizes: SizesOpt = "",
+    split_seed: SplitSeedOpt = 0,
+    sandbox: Annotated[str, typer.Option("--sandbox", help="docker | bwrap | local ('' = auto, or AAR_SANDBOX).")] = "",
+    unsafe_local: Annotated[bool, typer.Option("--unsafe-local", help="Allow untrusted code in a plain subprocess.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one experiment now and print weak / ceiling / w2s accuracy, PGR with CI, and the PGR curve."""
+    settings = Settings()
+    with progress_reporter(not as_json) as report:
+        setup = make_setup(task, pair, template, sizes, split_seed, settings)
+        setup.progress = report
+        spec = ExperimentSpec(setup, resolve_method(method, settings.templates_dir), method_name(method), list(range(seeds)), parse_sets(sets or []))
+        result = run_experiment(spec, job_runner(method, sandbox, unsafe_local, settings, quiet=as_json))
+    if as_json:
+        console.print_json(json.dumps(result.to_json()))
+    else:
+        print_result(result)
+    if result.status != "ok":
+        raise typer.Exit(1)
+
+
+def job_runner(method: str, sandbox: str, unsafe_local: bool, settings: Settings, quiet: bool) -> JobRunner | None:
+    """Library methods are trusted code and run in-process; anything else goes through a sandbox."""
+    if method in LIBRARY_METHODS and not sandbox:
+        return None
+    try:
+        from aar.sandbox.integration import experiment_runner
+    except ModuleNotFoundError:
+        if not unsafe_local:
+            raise UserError(
+                f"{method}: untrusted method code needs a sandbox, and none is available; "
+                "pass --unsafe-local to run it in a plain subprocess at your own risk"
+            ) from None
+        from aar.w2s.jobs import run_subprocess
+
+        return run_subprocess
+    return experiment_runner(sandbox or settings.sandbox or None, unsafe_local=unsafe_local, announce=None if quiet else console.print)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tasks")(tasks_cmd)
+    app.command("pairs")(pairs_cmd)
+    app.command("baseline")(baseline_cmd)
+    exp_app.command("run")(exp_run_cmd)
+    app.add_typer(exp_app, name="exp")
