@@ -27,8 +27,10 @@ class Settings(BaseSettings):
     sandbox: str = ""
     # Directory holding the experiment templates (probe, finetune, the method library).
     templates_dir: Path = REPO_ROOT / "experiment_templates"
+    # Content-addressed caches (embeddings, baselines); empty means results_dir/cache.
+    cache: Path | None = None
 
     @property
     def cache_dir(self) -> Path:
-        """Content-addressed caches (embeddings, baselines)."""
-        return self.results_dir / "cache"
+        """Where embeddings and baselines are cached (AAR_CACHE, else results_dir/cache)."""
+        return self.cache or self.results_dir / "cache"

@@ -178,20 +178,12 @@ def exp_run_cmd(
 
 
 def job_runner(method: str, sandbox: str, unsafe_local: bool, settings: Settings, quiet: bool) -> JobRunner | None:
-    """Library methods are trusted code and run in-process; anything else goes through a sandbox."""
+    """Library methods are trusted code and run in-process unless a sandbox is named; anything else is
+    untrusted and goes through a sandbox (a plain subprocess only with --unsafe-local)."""
     if method in LIBRARY_METHODS and not sandbox:
         return None
-    try:
-        from aar.sandbox.integration import experiment_runner
-    except ModuleNotFoundError:
-        if not unsafe_local:
-            raise UserError(
-                f"{method}: untrusted method code needs a sandbox, and none is available; "
-                "pass --unsafe-local to run it in a plain subprocess at your own risk"
-            ) from None
-        from aar.w2s.jobs import run_subprocess
+    from aar.scheduler import experiment_runner
 
-        return run_subprocess
     return experiment_runner(sandbox or settings.sandbox or None, unsafe_local=unsafe_local, announce=None if quiet else console.print)
 
 

@@ -105,7 +105,10 @@ class BwrapSandbox:
 
     def _rlimits(self, job: Job, has_cgroup: bool) -> list[str]:
         fsize = max(job.out_mb, job.tmp_mb) * 2**20
-        limits = [f"--nproc={job.pids}", f"--fsize={fsize}", "--core=0", "--nofile=4096"]
+        # RLIMIT_NPROC counts every process of uid 65534 on the host (other jobs too); with a cgroup, its
+        # pids.max is the per-job limit and nproc only a loose backstop.
+        nproc = job.pids * 16 if has_cgroup else job.pids
+        limits = [f"--nproc={nproc}", f"--fsize={fsize}", "--core=0", "--nofile=4096"]
         if not has_cgroup:  # no memory cgroup: bound the address space instead (coarser)
             limits.append(f"--as={job.memory_mb * 2**20}")
         return ["prlimit", *limits, "--"]

@@ -279,9 +279,10 @@ class ScoreBase(SQLModel):
 class Score(ScoreBase, table=True):
     """A final metric; one per (experiment, split, metric), so nothing is counted twice."""
 
+    # The unique index also serves the joins from experiments; an index on (metric, split) alone tempts
+    # PostgreSQL into nested-loop scans of every study's scores while its statistics are stale.
     __table_args__ = (
         UniqueConstraint("experiment_id", "split", "metric", name="uq_score_experiment_split_metric"),
-        Index("ix_score_metric_split", "metric", "split"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -284,21 +284,13 @@ def best_so_far(
 def budget_burn(*, session: Session, study_id: int) -> list[BurnPoint]:
     """Every charge in time order with the running total of its kind."""
     charges = session.exec(
-        select(BudgetCharge)
+        select(BudgetCharge.created_at, BudgetCharge.kind, BudgetCharge.amount, BudgetCharge.what_for)
         .where(BudgetCharge.study_id == study_id)
         .order_by(col(BudgetCharge.created_at), col(BudgetCharge.id))
     ).all()
     totals: dict[str, float] = {}
     points = []
-    for charge in charges:
-        totals[charge.kind] = totals.get(charge.kind, 0.0) + charge.amount
-        points.append(
-            BurnPoint(
-                at=charge.created_at,
-                kind=charge.kind,
-                amount=charge.amount,
-                cumulative=totals[charge.kind],
-                what_for=charge.what_for,
-            )
-        )
+    for at, kind, amount, what_for in charges:
+        totals[kind] = totals.get(kind, 0.0) + amount
+        points.append(BurnPoint(at=at, kind=kind, amount=amount, cumulative=totals[kind], what_for=what_for))
     return points

@@ -24,11 +24,29 @@ from aar.store.models import (
 
 
 def add_curve_points(*, session: Session, experiment_id: int, points: Iterable[CurvePointBase]) -> int:
-    """Append learning-curve points in one bulk INSERT; return how many."""
-    rows = [{**point.model_dump(), "experiment_id": experiment_id} for point in points]
-    if rows:
-        session.exec(insert(CurvePoint), params=rows)
+    """Append learning-curve points in bulk (COPY on PostgreSQL, one executemany on SQLite)."""
+    rows = [(experiment_id, p.step, p.split, p.accuracy, p.auroc, p.pgr) for p in points]
+    if not rows:
+        return 0
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _copy_rows(connection.connection.driver_connection, "curve_point", _CURVE_COLUMNS, rows)
+    else:
+        connection.execute(insert(CurvePoint), [dict(zip(_CURVE_COLUMNS, row, strict=True)) for row in rows])
     return len(rows)
+
+
+_CURVE_COLUMNS = ("experiment_id", "step", "split", "accuracy", "auroc", "pgr")
+
+
+def _copy_rows(
+    psycopg_connection: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """PostgreSQL's COPY, in the session's transaction: several times faster than INSERTs for bulk rows."""
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with psycopg_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def add_scores(*, session: Session, experiment_id: int, scores: Iterable[ScoreBase]) -> int:

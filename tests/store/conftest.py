@@ -82,24 +82,11 @@ def session(store: Store) -> Iterator[Session]:
 
 
 def run_aar(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run `aar ARGS` through `aar.cli.main` in a subprocess.
-
-    Areas whose command modules are not written yet are stubbed, so these tests exercise the real
-    entry point (one-line errors, exit codes) before the rest of the CLI exists.
-    """
-    driver = (
-        "import importlib.util, sys, types\n"
-        "if importlib.util.find_spec('aar.w2s_commands') is None:\n"
-        "    stub = types.ModuleType('aar.w2s_commands'); stub.register = lambda app: None\n"
-        "    sys.modules['aar.w2s_commands'] = stub\n"
-        "from aar.cli import main\n"
-        "sys.argv = ['aar', *sys.argv[1:]]\n"
-        "main()\n"
-    )
+    """Run `python -m aar ARGS` with only the given `AAR_*` settings."""
     # Rich wraps stderr at 80 columns when it is not a terminal; a wide one keeps messages on one line.
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("AAR_")} | {"COLUMNS": "400"} | env
     return subprocess.run(
-        [sys.executable, "-c", driver, *args],
+        [sys.executable, "-m", "aar", *args],
         env=full_env,
         cwd=REPO,
         capture_output=True,

@@ -19,7 +19,6 @@ depends_on = None
 _INDEXES = (
     ("ix_experiment_study_status", "experiment", ["study_id", "status"]),
     ("ix_curve_point_experiment_split_step", "curve_point", ["experiment_id", "split", "step"]),
-    ("ix_score_metric_split", "score", ["metric", "split"]),
     ("ix_budget_charge_study_created", "budget_charge", ["study_id", "created_at"]),
 )
 

@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aar.w2s import embed
+from aar.w2s.ladder import LADDER
+
+TEXTS = ["a wonderful, moving film", "a dull and lifeless mess", "the plot holds together"]
+
+
+@pytest.mark.parametrize(("rung", "dim"), [("static64", 64), ("minilm-l3", 384), ("minilm-l6", 384)])
+def test_offline_rungs_embed(tmp_path: Path, rung: str, dim: int):
+    vectors = embed.load_embedder(LADDER[rung], tmp_path)(TEXTS)
+    assert vectors.shape == (3, dim) and np.isfinite(vectors).all()
+    # similar texts are closer than dissimilar ones (a real model, not noise)
+    cos = vectors @ vectors.T / np.outer(np.linalg.norm(vectors, axis=1), np.linalg.norm(vectors, axis=1))
+    assert cos[0, 1] < 0.999
+
+
+def test_cache_embeds_each_id_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    calls: list[int] = []
+    real = embed.load_embedder
+
+    def counting(rung, cache_dir):
+        inner = real(rung, cache_dir)
+        return lambda texts: calls.append(len(texts)) or inner(texts)
+
+    monkeypatch.setattr(embed, "load_embedder", counting)
+    rung = LADDER["static64"]
+    first = embed.embed_cached(rung, "fp", ["a", "b"], TEXTS[:2], tmp_path)
+    again = embed.embed_cached(rung, "fp", ["b", "a"], TEXTS[1::-1], tmp_path)
+    assert calls == [2]
+    np.testing.assert_allclose(first[::-1], again)
+    embed.embed_cached(rung, "fp", ["a", "c"], [TEXTS[0], TEXTS[2]], tmp_path)
+    assert calls == [2, 1]  # only the new id
+
+
+@pytest.mark.slow
+def test_mpnet_reassembles_from_parts(tmp_path: Path):
+    vectors = embed.load_embedder(LADDER["mpnet"], tmp_path)(TEXTS)
+    assert vectors.shape == (3, 768)
+    assert (tmp_path / "models" / "all-mpnet-base-v2" / ".complete").exists()
+
+
+@pytest.mark.slow
+def test_smollm2_gguf_loads_through_transformers(tmp_path: Path):
+    vectors = embed.load_embedder(LADDER["smollm2-135m"], tmp_path)(TEXTS[:2])
+    assert vectors.shape == (2, 576) and np.isfinite(vectors).all()

@@ -1,0 +1,75 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from aar.w2s import experiment
+from aar.w2s.experiment import ExperimentSpec, build_job, naive_baseline, run_experiment
+from aar.w2s.jobs import run_subprocess
+from aar.w2s.scoring import accuracy, pgr
+from aar.w2s.templates import resolve_method
+from tests.conftest import TEMPLATES
+
+
+def spec(setup, method="naive", seeds=(0, 1), **kw):
+    return ExperimentSpec(setup, resolve_method(method, TEMPLATES), method, list(seeds), **kw)
+
+
+def test_job_data_holds_no_forbidden_labels(probe_setup, tmp_path: Path):
+    _, data, _ = build_job(spec(probe_setup, eval_splits=("dev",)), tmp_path)
+    seed = data / "seed_0"
+    for split in ("w2s_train", "dev", "eval"):
+        for line in (seed / f"{split}.jsonl").read_text().splitlines():
+            assert "label" not in json.loads(line)
+    weak_ids = {json.loads(x)["id"] for x in (seed / "weak_train.jsonl").read_text().splitlines()}
+    eval_ids = [json.loads(x)["id"] for x in (seed / "eval.jsonl").read_text().splitlines()]
+    assert eval_ids == [e.id for e in probe_setup.splits.dev]  # dev only: the sealed test stays out
+    assert not weak_ids & set(eval_ids)
+
+
+def test_scores_recomputed_from_predictions(probe_setup):
+    result = run_experiment(spec(probe_setup, "aux_conf"))
+    assert result.status == "ok"
+    for r in result.seed_results:
+        s = r.splits["test"]
+        assert s.pgr == pytest.approx(pgr(s.weak_acc, s.ceiling_acc, s.w2s_acc).value)
+        assert s.curve and s.curve[-1]["step"] >= s.curve[0]["step"]
+    data = result.to_json()
+    for key in ("task", "pair", "method", "seeds", "weak_acc", "ceiling_acc", "w2s_acc", "pgr", "pgr_ci"):
+        assert key in data
+    assert data["pgr_ci"][0] <= data["pgr"] <= data["pgr_ci"][1]
+
+
+def test_naive_baseline_matches_naive_experiment_and_is_cached(probe_setup, monkeypatch):
+    first = naive_baseline(probe_setup, [0, 1])
+    monkeypatch.setattr(experiment, "run_trusted", lambda *a: pytest.fail("naive baseline was not cached"))
+    again = naive_baseline(probe_setup, [0, 1])
+    assert first.pgr_by_seed("test") == again.pgr_by_seed("test")
+
+
+def test_method_that_lies_about_ids_is_invalid_output(probe_setup, tmp_path: Path):
+    bad = tmp_path / "liar.py"
+    bad.write_text(
+        "import json, os\n"
+        "def train(ctx):\n"
+        "    os.makedirs(ctx.out_dir / 'predictions', exist_ok=True)\n"
+        "    (ctx.out_dir / 'metrics.json').write_text(json.dumps({'pgr': 1.0}))\n"
+        "    (ctx.out_dir / 'predictions' / 'final.jsonl').write_text(json.dumps({'id': 'made-up', 'p': 1}) + '\\n')\n"
+    )
+    s = ExperimentSpec(probe_setup, bad, "liar", [0])
+    result = run_experiment(s, runner=run_subprocess)
+    assert result.status == "invalid_output" and "unexpected id" in result.error
+
+
+def test_crashing_method_is_failed_with_its_error(probe_setup, tmp_path: Path):
+    bad = tmp_path / "crash.py"
+    bad.write_text("def loss(logits, weak_p, progress, ctx):\n    raise RuntimeError('boom from method')\n")
+    result = run_experiment(ExperimentSpec(probe_setup, bad, "crash", [0]), runner=run_subprocess)
+    assert result.status == "failed" and "boom from method" in result.error
+
+
+def test_weak_accuracy_is_the_supervisors(probe_setup):
+    from aar.w2s.baselines import weak_labels
+
+    result = run_experiment(spec(probe_setup, seeds=(0,)))
+    assert result.seed_results[0].splits["dev"].weak_acc == accuracy(weak_labels(probe_setup, 0).dev, probe_setup.labels("dev"))
