@@ -26,7 +26,12 @@ def _register_commands() -> None:
     from aar import w2s_commands
 
     w2s_commands.register(app)
-    for module_name in ("aar.store.commands", "aar.sandbox.commands", "aar.graph.commands", "aar.web.commands"):
+    for module_name in (
+        "aar.store.commands",
+        "aar.sandbox.commands",
+        "aar.graph.commands",
+        "aar.web.commands",
+    ):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -33,7 +33,9 @@ def _readable(root: Path) -> None:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def sandbox_runner(sandbox: Sandbox, kind: str, limits: Limits = Limits(), devices: tuple[str, ...] = ()) -> JobRunner:
+def sandbox_runner(
+    sandbox: Sandbox, kind: str, limits: Limits = Limits(), devices: tuple[str, ...] = ()
+) -> JobRunner:
     """A JobRunner that runs each job in `sandbox` with `limits`."""
 
     def run(code: Path, data: Path, out: Path) -> JobOutcome:

@@ -6,7 +6,6 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -55,7 +54,12 @@ def progress_reporter(enabled: bool) -> Iterator[Callable[[str, int, int], None]
     if not enabled:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         tasks: dict[str, Any] = {}
 
@@ -85,12 +89,30 @@ def print_result(result: ExperimentResult) -> None:
     if result.status != "ok":
         console.print(f"[red]experiment {result.status}[/red]: {result.error}")
         return
-    table = Table(title=f"{data['method']} on {data['task']}, {data['pair']} ({data['template']}), seeds {data['seeds']}")
-    for col in ("split", "weak acc", "ceiling acc", "w2s acc", "PGR mean [95% CI]", "std", "degenerate seeds"):
+    table = Table(
+        title=f"{data['method']} on {data['task']}, {data['pair']} ({data['template']}), seeds {data['seeds']}"
+    )
+    for col in (
+        "split",
+        "weak acc",
+        "ceiling acc",
+        "w2s acc",
+        "PGR mean [95% CI]",
+        "std",
+        "degenerate seeds",
+    ):
         table.add_column(col)
     for split, s in data["splits"].items():
         ci = f"{_fmt(s['pgr'])} [{_fmt(s['pgr_ci'][0])}, {_fmt(s['pgr_ci'][1])}]"
-        table.add_row(split, _fmt(s["weak_acc"]), _fmt(s["ceiling_acc"]), _fmt(s["w2s_acc"]), ci, _fmt(s["pgr_std"]), str(s["degenerate_seeds"] or "-"))
+        table.add_row(
+            split,
+            _fmt(s["weak_acc"]),
+            _fmt(s["ceiling_acc"]),
+            _fmt(s["w2s_acc"]),
+            ci,
+            _fmt(s["pgr_std"]),
+            str(s["degenerate_seeds"] or "-"),
+        )
     console.print(table)
     curve = data["splits"][data["split"]]["curve"]
     if curve:
@@ -101,13 +123,18 @@ def print_result(result: ExperimentResult) -> None:
 
 def tasks_cmd(as_json: JsonOpt = False) -> None:
     """List the registered tasks."""
-    rows = [{"name": t.name, "description": t.description, "source": t.source, "offline": t.offline} for t in REGISTRY.values()]
+    rows = [
+        {"name": t.name, "description": t.description, "source": t.source, "offline": t.offline}
+        for t in REGISTRY.values()
+    ]
     if as_json:
         console.print_json(json.dumps(rows))
         return
     table = Table("name", "offline", "source", "description")
     for r in rows:
-        table.add_row(r["name"], "yes" if r["offline"] else "no (hub)", r["source"], r["description"])
+        table.add_row(
+            str(r["name"]), "yes" if r["offline"] else "no (hub)", str(r["source"]), str(r["description"])
+        )
     console.print(table)
     console.print("Also: custom:PATH (JSONL/CSV with text,label[,id]) and hub:NAME=LOCAL_FILE.")
 
@@ -115,7 +142,14 @@ def tasks_cmd(as_json: JsonOpt = False) -> None:
 def pairs_cmd(as_json: JsonOpt = False) -> None:
     """List the model ladder; any two rungs make a pair (weak→strong), three or more a chain."""
     rows = [
-        {"name": r.name, "kind": r.kind, "source": r.source, "params_m": r.params_m, "offline": r.offline, "description": r.description}
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "source": r.source,
+            "params_m": r.params_m,
+            "offline": r.offline,
+            "description": r.description,
+        }
         for r in sorted(LADDER.values(), key=lambda r: r.order)
     ]
     if as_json:
@@ -123,7 +157,13 @@ def pairs_cmd(as_json: JsonOpt = False) -> None:
         return
     table = Table("rung", "kind", "params (M)", "offline", "source")
     for r in rows:
-        table.add_row(r["name"], r["kind"], f"{r['params_m']:g}", "yes" if r["offline"] else "no (GPU/hub)", r["source"])
+        table.add_row(
+            str(r["name"]),
+            str(r["kind"]),
+            f"{r['params_m']:g}",
+            "yes" if r["offline"] else "no (GPU/hub)",
+            str(r["source"]),
+        )
     console.print(table)
     console.print("Pairs: WEAK→STRONG, e.g. static64→minilm-l6; chains: static64→minilm-l3→minilm-l6.")
 
@@ -150,16 +190,24 @@ def baseline_cmd(
 
 
 def exp_run_cmd(
-    method: Annotated[str, typer.Option("--method", help=f"Library method ({', '.join(LIBRARY_METHODS)}) or a method.py.")],
+    method: Annotated[
+        str, typer.Option("--method", help=f"Library method ({', '.join(LIBRARY_METHODS)}) or a method.py.")
+    ],
     task: TaskOpt = "rotten_tomatoes",
     pair: PairOpt = "static64→minilm-l6",
     template: TemplateOpt = "probe",
     seeds: SeedsOpt = 3,
-    sets: Annotated[list[str] | None, typer.Option("--set", help="Hyperparameter override KEY=VALUE (repeatable).")] = None,
+    sets: Annotated[
+        list[str] | None, typer.Option("--set", help="Hyperparameter override KEY=VALUE (repeatable).")
+    ] = None,
     sizes: SizesOpt = "",
     split_seed: SplitSeedOpt = 0,
-    sandbox: Annotated[str, typer.Option("--sandbox", help="docker | bwrap | local ('' = auto, or AAR_SANDBOX).")] = "",
-    unsafe_local: Annotated[bool, typer.Option("--unsafe-local", help="Allow untrusted code in a plain subprocess.")] = False,
+    sandbox: Annotated[
+        str, typer.Option("--sandbox", help="docker | bwrap | local ('' = auto, or AAR_SANDBOX).")
+    ] = "",
+    unsafe_local: Annotated[
+        bool, typer.Option("--unsafe-local", help="Allow untrusted code in a plain subprocess.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run one experiment now and print weak / ceiling / w2s accuracy, PGR with CI, and the PGR curve."""
@@ -167,8 +215,15 @@ def exp_run_cmd(
     with progress_reporter(not as_json) as report:
         setup = make_setup(task, pair, template, sizes, split_seed, settings)
         setup.progress = report
-        spec = ExperimentSpec(setup, resolve_method(method, settings.templates_dir), method_name(method), list(range(seeds)), parse_sets(sets or []))
+        spec = ExperimentSpec(
+            setup,
+            resolve_method(method, settings.templates_dir),
+            method_name(method),
+            list(range(seeds)),
+            parse_sets(sets or []),
+        )
         result = run_experiment(spec, job_runner(method, sandbox, unsafe_local, settings, quiet=as_json))
+    record_manual(settings, result, spec.method_path)
     if as_json:
         console.print_json(json.dumps(result.to_json()))
     else:
@@ -177,14 +232,35 @@ def exp_run_cmd(
         raise typer.Exit(1)
 
 
-def job_runner(method: str, sandbox: str, unsafe_local: bool, settings: Settings, quiet: bool) -> JobRunner | None:
+def record_manual(settings: Settings, result: ExperimentResult, method_path: Path) -> None:
+    """Keep a manual experiment in the store, under the study `manual:<task>:<pair>:<template>`."""
+    from aar.recording import ensure_study, record_result
+    from aar.store import open_store
+
+    store = open_store(settings)
+    try:
+        name = f"manual:{result.task}:{result.pair}:{result.template}"
+        goal = f"Manual experiments (aar exp run) on {result.task}, {result.pair}"
+        study_id = ensure_study(store, name=name, goal=goal, task=result.task, pair=result.pair)
+        record_result(store, study_id=study_id, result=result, method_path=method_path)
+    finally:
+        store.close()
+
+
+def job_runner(
+    method: str, sandbox: str, unsafe_local: bool, settings: Settings, quiet: bool
+) -> JobRunner | None:
     """Library methods are trusted code and run in-process unless a sandbox is named; anything else is
     untrusted and goes through a sandbox (a plain subprocess only with --unsafe-local)."""
     if method in LIBRARY_METHODS and not sandbox:
         return None
     from aar.scheduler import experiment_runner
 
-    return experiment_runner(sandbox or settings.sandbox or None, unsafe_local=unsafe_local, announce=None if quiet else console.print)
+    return experiment_runner(
+        sandbox or settings.sandbox or None,
+        unsafe_local=unsafe_local,
+        announce=None if quiet else console.print,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -121,7 +121,9 @@ class Context:
         labels = self.weak_p(split) if labels is None else np.asarray(labels, dtype=np.float32)
         if loss_fn is None:
             loss_fn = getattr(self.method, "loss", None) or soft_ce
-        return fit(self, role=role, split=split, labels=labels, loss_fn=loss_fn, weights=weights, record=record)
+        return fit(
+            self, role=role, split=split, labels=labels, loss_fn=loss_fn, weights=weights, record=record
+        )
 
     def predict(self, model: nn.Module, split: str, role: str = "strong") -> np.ndarray:
         """P(label=1) of `model` on every example of `split`."""
@@ -130,7 +132,9 @@ class Context:
     def write_predictions(self, step: int | str, p: np.ndarray) -> None:
         """Write predictions on the eval split; `final` is the one the host scores as the result."""
         rows = [{"id": row["id"], "p": float(v)} for row, v in zip(self.data["eval"], p, strict=True)]
-        write_jsonl(self.out_dir / "predictions" / f"{step if step == 'final' else f'step_{step}'}.jsonl", rows)
+        write_jsonl(
+            self.out_dir / "predictions" / f"{step if step == 'final' else f'step_{step}'}.jsonl", rows
+        )
 
 
 def soft_ce(logits: torch.Tensor, weak_p: torch.Tensor, progress: float, ctx: Context) -> torch.Tensor:
@@ -146,7 +150,9 @@ def predict(ctx: Context, model: nn.Module, role: str, split: str) -> np.ndarray
     out = []
     for start in range(0, ctx.n(split), batch):
         idx = np.arange(start, min(start + batch, ctx.n(split)))
-        out.append(torch.softmax(ctx.backend.logits(model, role, split, idx).float(), dim=1)[:, 1].cpu().numpy())
+        out.append(
+            torch.softmax(ctx.backend.logits(model, role, split, idx).float(), dim=1)[:, 1].cpu().numpy()
+        )
     model.train()
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
@@ -181,7 +187,9 @@ def fit(
     if len(keep) == 0:
         raise ValueError("weights dropped every training example")
     model = ctx.backend.new_model(role, ctx.seed)
-    opt = torch.optim.AdamW(ctx.backend.parameters(model), lr=float(hp["lr"]), weight_decay=float(hp.get("weight_decay", 0.0)))
+    opt = torch.optim.AdamW(
+        ctx.backend.parameters(model), lr=float(hp["lr"]), weight_decay=float(hp.get("weight_decay", 0.0))
+    )
     batch = int(hp.get("batch_size", 32))
     total = max(1, int(hp.get("epochs", 1) * math.ceil(len(keep) / batch)))
     warmup = int(total * float(hp.get("warmup_frac", 0.0)))
@@ -196,7 +204,11 @@ def fit(
         idx, order = order[:batch], order[batch:]
         logits = ctx.backend.logits(model, role, split, idx).float()
         target = torch.as_tensor(labels[idx], device=logits.device)
-        w = None if weights is None else torch.as_tensor(np.asarray(weights, dtype=np.float32)[idx], device=logits.device)
+        w = (
+            None
+            if weights is None
+            else torch.as_tensor(np.asarray(weights, dtype=np.float32)[idx], device=logits.device)
+        )
         loss = _batch_loss(loss_fn(logits, target, step / total, ctx), w)
         opt.zero_grad()
         loss.backward()
@@ -273,7 +285,9 @@ def run_job(
         data = {split: read_jsonl(seed_dir / f"{split}.jsonl") for split in SPLITS}
         hparams = {**config.get("hparams", {}), "seed": seed}
         out = out_dir / f"seed_{seed}"
-        ctx = Context(hparams, seed, data, out, make_backend(hparams, seed_dir), config.get("roles", ["strong"]), method)
+        ctx = Context(
+            hparams, seed, data, out, make_backend(hparams, seed_dir), config.get("roles", ["strong"]), method
+        )
         started = time.time()
         try:
             run_seed(ctx)

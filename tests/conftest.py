@@ -35,7 +35,9 @@ def results_env(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPa
     return tmp_path / "results"
 
 
-def small_setup(cache: Path, pair: str = "static64→minilm-l6", task: str = "rotten_tomatoes", **kw: object) -> Setup:
+def small_setup(
+    cache: Path, pair: str = "static64→minilm-l6", task: str = "rotten_tomatoes", **kw: object
+) -> Setup:
     return Setup(task, parse_pair(pair), get_template("probe", TEMPLATES), sizes=SMALL, cache_dir=cache, **kw)  # type: ignore[arg-type]
 
 

@@ -13,7 +13,11 @@ SMALL = "weak_train=200,w2s_train=800,dev=200,test=400"
 
 def aar(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "aar", *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600
+        [sys.executable, "-m", "aar", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
     )
 
 
@@ -67,5 +71,16 @@ def test_custom_data_error_names_row(results_env: Path, tmp_path: Path):
 def test_untrusted_method_without_sandbox_is_refused_or_sandboxed(results_env: Path, tmp_path: Path):
     method = tmp_path / "m.py"
     method.write_text("def loss(logits, weak_p, progress, ctx):\n    return (logits.sum() * 0)\n")
-    out = aar("exp", "run", "--method", str(method), "--sandbox", "local", "--sizes", SMALL, "--pair", "static64->minilm-l6")
+    out = aar(
+        "exp",
+        "run",
+        "--method",
+        str(method),
+        "--sandbox",
+        "local",
+        "--sizes",
+        SMALL,
+        "--pair",
+        "static64->minilm-l6",
+    )
     assert out.returncode == 2 and "--unsafe-local" in out.stderr

@@ -40,7 +40,13 @@ def text_reply(text: str, schema: type[BaseModel] | None) -> ParseResult:
 
 
 def to_response(
-    reply: Reply, *, request: dict[str, Any], provider: str, model: str, settings: AdapterSettings, latency_s: float
+    reply: Reply,
+    *,
+    request: dict[str, Any],
+    provider: str,
+    model: str,
+    settings: AdapterSettings,
+    latency_s: float,
 ) -> LLMResponse:
     """Price the reply and package it with the request for the store."""
     return LLMResponse(

@@ -34,7 +34,12 @@ class AnthropicClient:
     provider = "anthropic"
 
     def __init__(
-        self, model: str, *, api_key: str, base_url: str | None = None, settings: AdapterSettings | None = None
+        self,
+        model: str,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        settings: AdapterSettings | None = None,
     ) -> None:
         self.model = model
         self.settings = settings or AdapterSettings()
@@ -106,14 +111,18 @@ class AnthropicClient:
         if schema is not None and mode == "tool":
             name = schema_name(schema)
             description = (schema.__doc__ or "").strip() or f"Give the answer as a {name} object."
-            request["tools"] = [{"name": name, "description": description, "input_schema": json_schema_of(schema)}]
+            request["tools"] = [
+                {"name": name, "description": description, "input_schema": json_schema_of(schema)}
+            ]
             request["tool_choice"] = {"type": "tool", "name": name}
         return request
 
     def _send(self, request: dict[str, Any]) -> AnthropicMessage:
         """Send with our transport retries; map what cannot be retried to aar errors."""
         try:
-            return with_retries(lambda: self._create(request), policy=self.settings.retry, provider=self.provider)
+            return with_retries(
+                lambda: self._create(request), policy=self.settings.retry, provider=self.provider
+            )
         except anthropic.APIStatusError as exc:
             detail = error_detail(exc.body, exc.message)
             if exc.status_code in (401, 403):
@@ -147,5 +156,9 @@ class AnthropicClient:
             text = "".join(texts)
             parsed = text_reply(text, schema)
         usage = message.usage
-        tokens_in = usage.input_tokens + (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
+        tokens_in = (
+            usage.input_tokens
+            + (usage.cache_creation_input_tokens or 0)
+            + (usage.cache_read_input_tokens or 0)
+        )
         return Reply(text, parsed, tokens_in, usage.output_tokens, message.model_dump_json())

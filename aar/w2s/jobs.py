@@ -49,7 +49,9 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 def write_seed(seed_dir: Path, s: SeedData) -> None:
     seed_dir.mkdir(parents=True, exist_ok=True)
     members = s.w2s_members if s.w2s_members is not None else np.zeros((len(s.w2s_train), 0))
-    _write_jsonl(seed_dir / "weak_train.jsonl", [{"id": e.id, "text": e.text, "label": e.label} for e in s.weak_train])
+    _write_jsonl(
+        seed_dir / "weak_train.jsonl", [{"id": e.id, "text": e.text, "label": e.label} for e in s.weak_train]
+    )
     _write_jsonl(
         seed_dir / "w2s_train.jsonl",
         [

@@ -89,7 +89,9 @@ class Pair:
             return self
         between = [r for r in LADDER.values() if self.weak.order < r.order < self.strong.order]
         if not between:
-            raise UserError(f"no rung between {self.weak.name} and {self.strong.name}; give a chain like A→B→C")
+            raise UserError(
+                f"no rung between {self.weak.name} and {self.strong.name}; give a chain like A→B→C"
+            )
         mid = min(between, key=lambda r: abs(r.order - (self.weak.order + self.strong.order) / 2))
         return Pair((self.weak, mid, self.strong))
 

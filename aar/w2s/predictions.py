@@ -62,7 +62,7 @@ def read_prediction_file(path: Path, ids: Sequence[str]) -> np.ndarray:
             row = json.loads(line)
             ex_id, p = str(row["id"]), float(row["p"])
         except (ValueError, KeyError, TypeError):
-            raise InvalidOutput(f"{path.name}, line {n}: expected {{\"id\": ..., \"p\": number}}") from None
+            raise InvalidOutput(f'{path.name}, line {n}: expected {{"id": ..., "p": number}}') from None
         if not (0.0 <= p <= 1.0) or math.isnan(p):
             raise InvalidOutput(f"{path.name}, line {n}: p={p} is not a probability")
         if ex_id not in expected:

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from aar.w2s.cache import file_hash
 from aar.errors import UserError
+from aar.w2s.cache import file_hash
 from aar.w2s.embed import embed_cached, mpnet_dir
 from aar.w2s.ladder import Pair, Rung
-from aar.w2s.splits import SplitSizes, Splits, make_splits
+from aar.w2s.splits import Splits, SplitSizes, make_splits
 from aar.w2s.tasks import Example, load_task, task_fingerprint
 from aar.w2s.templates import Template
 
@@ -68,9 +68,15 @@ class Setup:
     def features(self, rung: Rung) -> dict[str, np.ndarray]:
         """Cached frozen embeddings of every split (weak_train, w2s_train, dev, test) for one rung."""
         examples = self.splits.all_examples()
-        report = (lambda done, total: self.progress(f"embed {rung.name}", done, total)) if self.progress else None
+        progress = self.progress
+        report = (lambda done, total: progress(f"embed {rung.name}", done, total)) if progress else None
         vectors = embed_cached(
-            rung, self.fingerprint, [e.id for e in examples], [e.text for e in examples], self.cache_dir, report
+            rung,
+            self.fingerprint,
+            [e.id for e in examples],
+            [e.text for e in examples],
+            self.cache_dir,
+            report,
         )
         out, start = {}, 0
         for name in ("weak_train", "w2s_train", "dev", "test"):

@@ -40,7 +40,9 @@ class SplitSizes:
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, _, value = part.partition("=")
             if key not in SPLIT_NAMES or not value.isdigit() or int(value) < 1:
-                raise UserError(f"bad split size {part!r}; expected NAME=N with NAME in {', '.join(SPLIT_NAMES)}")
+                raise UserError(
+                    f"bad split size {part!r}; expected NAME=N with NAME in {', '.join(SPLIT_NAMES)}"
+                )
             fields[key] = int(value)
         return cls(**fields)
 

@@ -27,7 +27,9 @@ class Estimate:
         return f"{self.mean:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
 
 
-def bootstrap_ci(values: Sequence[float], level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> Estimate:
+def bootstrap_ci(
+    values: Sequence[float], level: float = 0.95, n_boot: int = 10_000, seed: int = 0
+) -> Estimate:
     """Mean of `values` with a percentile bootstrap CI at `level`; NaNs are dropped first."""
     x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     if len(x) == 0:
@@ -37,7 +39,8 @@ def bootstrap_ci(values: Sequence[float], level: float = 0.95, n_boot: int = 10_
     rng = np.random.default_rng(seed)
     means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
     tail = (1 - level) / 2 * 100
-    return Estimate(float(x.mean()), *map(float, np.percentile(means, [tail, 100 - tail])), len(x), float(x.std(ddof=1)))
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return Estimate(float(x.mean()), float(lo), float(hi), len(x), float(x.std(ddof=1)))
 
 
 @dataclass(frozen=True)

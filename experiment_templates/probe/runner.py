@@ -15,7 +15,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import common  # noqa: E402
+import common
 
 
 class ProbeBackend:
@@ -27,7 +27,9 @@ class ProbeBackend:
         for role_dir in sorted((seed_dir / "features").iterdir()):
             raw = {split: np.load(role_dir / f"{split}.npy") for split in common.SPLITS}
             mean, std = raw["w2s_train"].mean(0), raw["w2s_train"].std(0) + 1e-6
-            self.features[role_dir.name] = {s: torch.from_numpy((x - mean) / std).float() for s, x in raw.items()}
+            self.features[role_dir.name] = {
+                s: torch.from_numpy((x - mean) / std).float() for s, x in raw.items()
+            }
 
     def new_model(self, role: str, seed: int) -> nn.Module:
         torch.manual_seed(seed)
@@ -36,7 +38,10 @@ class ProbeBackend:
         if hidden <= 0:
             return nn.Linear(dim, 2)
         return nn.Sequential(
-            nn.Dropout(float(self.hparams.get("dropout", 0.0))), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 2)
+            nn.Dropout(float(self.hparams.get("dropout", 0.0))),
+            nn.Linear(dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, 2),
         )
 
     def logits(self, model: nn.Module, role: str, split: str, idx: np.ndarray) -> torch.Tensor:

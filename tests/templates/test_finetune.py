@@ -40,7 +40,13 @@ def tinier_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(pair: str, cache: Path, method: str = "naive", **hp):
     setup = Setup("rotten_tomatoes", parse_pair(pair), get_template("finetune", TEMPLATES), sizes=TINY, cache_dir=cache,
                   baseline_hparams={"epochs": 1, "eval_every": 2, "max_length": 48})  # fmt: skip
-    spec = ExperimentSpec(setup, resolve_method(method, TEMPLATES), method, [0], {"epochs": 1, "eval_every": 1, "max_length": 48, **hp})
+    spec = ExperimentSpec(
+        setup,
+        resolve_method(method, TEMPLATES),
+        method,
+        [0],
+        {"epochs": 1, "eval_every": 1, "max_length": 48, **hp},
+    )
     return run_experiment(spec)
 
 

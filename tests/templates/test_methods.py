@@ -36,12 +36,16 @@ def test_aux_conf_reduces_to_ce_without_alpha_and_follows_own_predictions_with_i
     aux, naive = load("aux_conf"), load("naive")
     logits = torch.tensor([[2.0, -2.0], [-1.0, 1.0], [0.5, 0.0], [0.0, 3.0]])
     weak = torch.tensor([0.9, 0.1, 0.8, 0.2])
-    torch.testing.assert_close(aux.loss(logits, weak, 0.5, ctx(aux_alpha=0.0)), naive.loss(logits, weak, 0.5, ctx()))
+    torch.testing.assert_close(
+        aux.loss(logits, weak, 0.5, ctx(aux_alpha=0.0)), naive.loss(logits, weak, 0.5, ctx())
+    )
     # full alpha after warm-up: targets are the strong model's hardened predictions, not the weak labels
     hard = aux.loss(logits, weak, 1.0, ctx(aux_alpha=1.0, aux_warmup=0.2))
     assert hard[0] < naive.loss(logits, weak, 1.0, ctx())[0] + 1e-6
     # warm-up: at progress 0 alpha is 0
-    torch.testing.assert_close(aux.loss(logits, weak, 0.0, ctx(aux_alpha=1.0, aux_warmup=0.2)), naive.loss(logits, weak, 0, ctx()))
+    torch.testing.assert_close(
+        aux.loss(logits, weak, 0.0, ctx(aux_alpha=1.0, aux_warmup=0.2)), naive.loss(logits, weak, 0, ctx())
+    )
 
 
 def test_product_loss_target_leans_to_confident_student():
@@ -54,12 +58,16 @@ def test_product_loss_target_leans_to_confident_student():
 
 
 def test_confident_filter_keeps_the_most_confident():
-    weights = load("confident_filter").weights(None, np.array([0.5, 0.55, 0.95, 0.02, 0.6]), ctx(keep_frac=0.4))
+    weights = load("confident_filter").weights(
+        None, np.array([0.5, 0.55, 0.95, 0.02, 0.6]), ctx(keep_frac=0.4)
+    )
     assert list(weights) == [0, 0, 1, 1, 0]
 
 
 def test_early_stop_picks_best_weak_agreement_after_min_progress():
-    history = [{"step": s, "dev_weak_agreement": a} for s, a in [(10, 0.99), (20, 0.7), (30, 0.8), (40, 0.75)]]
+    history = [
+        {"step": s, "dev_weak_agreement": a} for s, a in [(10, 0.99), (20, 0.7), (30, 0.8), (40, 0.75)]
+    ]
     assert load("early_stop").select_step(history, ctx(min_progress=0.25)) == 30
 
 

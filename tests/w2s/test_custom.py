@@ -43,7 +43,9 @@ def test_bad_rows_name_file_row_and_problem(tmp_path: Path, rows: list, row: int
 
 def test_whole_file_problems(tmp_path: Path):
     with pytest.raises(DataError, match="same label"):
-        load_custom(write_jsonl(tmp_path / "one.jsonl", [{"text": "a", "label": 1}, {"text": "b", "label": 1}]))
+        load_custom(
+            write_jsonl(tmp_path / "one.jsonl", [{"text": "a", "label": 1}, {"text": "b", "label": 1}])
+        )
     (tmp_path / "x.txt").write_text("hi")
     with pytest.raises(DataError, match="unsupported file type"):
         load_custom(tmp_path / "x.txt")

@@ -72,4 +72,6 @@ def test_weak_accuracy_is_the_supervisors(probe_setup):
     from aar.w2s.baselines import weak_labels
 
     result = run_experiment(spec(probe_setup, seeds=(0,)))
-    assert result.seed_results[0].splits["dev"].weak_acc == accuracy(weak_labels(probe_setup, 0).dev, probe_setup.labels("dev"))
+    assert result.seed_results[0].splits["dev"].weak_acc == accuracy(
+        weak_labels(probe_setup, 0).dev, probe_setup.labels("dev")
+    )

@@ -1,0 +1,110 @@
+"""Writes science-core results into the results store.
+
+One store Experiment is one job: a method and config run for all its seeds. Its scores are, per split,
+the PGR mean with its bootstrap CI, the weak / ceiling / w2s accuracies, and each seed's PGR
+(`pgr_seed_<n>`); its curve is the seed-averaged PGR per eval step; the full per-seed result is kept
+as a JSON artifact, and the method code as a code artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from aar.store import (
+    CurvePointBase,
+    ExperimentCreate,
+    ExperimentStatus,
+    ScoreBase,
+    Store,
+    StudyCreate,
+    create_experiment,
+    create_study,
+    finish_experiment,
+    start_experiment,
+)
+from aar.store.crud import NotFoundError, find_study
+from aar.w2s.experiment import ExperimentResult
+
+SUMMARY_METRICS = ("weak_acc", "ceiling_acc", "w2s_acc", "w2s_auroc")
+
+
+def ensure_study(store: Store, *, name: str, goal: str, task: str, pair: str, policy: str = "manual") -> int:
+    """The id of the study called `name`, created when missing."""
+    with store.session() as session:
+        try:
+            return int(find_study(session=session, ref=name).id or 0)
+        except NotFoundError:
+            study = create_study(session=session, study_in=StudyCreate(name=name, goal=goal, task=task, pair=pair, policy=policy))
+            return int(study.id or 0)
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and not math.isnan(v)
+
+
+def result_scores(result: ExperimentResult) -> list[ScoreBase]:
+    """Per split: PGR with CI, accuracies (seed means) and each seed's PGR."""
+    scores: list[ScoreBase] = []
+    splits = result.seed_results[0].splits if result.seed_results else {}
+    for split in splits:
+        est = result.estimate(split, "pgr")
+        if _finite(est.mean):
+            lo, hi = (est.lo, est.hi) if _finite(est.lo) else (None, None)
+            scores.append(ScoreBase(split=split, metric="pgr", value=est.mean, ci_low=lo, ci_high=hi))
+        for metric in SUMMARY_METRICS:
+            values = [v for v in result.values(split, metric) if _finite(v)]
+            if values:
+                scores.append(ScoreBase(split=split, metric=metric, value=sum(values) / len(values)))
+        for seed, value in result.pgr_by_seed(split).items():
+            if _finite(value):
+                scores.append(ScoreBase(split=split, metric=f"pgr_seed_{seed}", value=value))
+    return scores
+
+
+def result_curve(result: ExperimentResult) -> list[CurvePointBase]:
+    splits = result.seed_results[0].splits if result.seed_results else {}
+    return [
+        CurvePointBase(
+            step=int(p["step"]), split=split, accuracy=p["accuracy"], pgr=p["pgr"] if _finite(p["pgr"]) else None
+        )
+        for split in splits
+        for p in result.mean_curve(split)
+    ]
+
+
+def record_result(
+    store: Store,
+    *,
+    study_id: int,
+    result: ExperimentResult,
+    method_path: Path,
+    hypothesis_id: int | None = None,
+    extra_config: dict[str, Any] | None = None,
+) -> int:
+    """Create, start and finish one Experiment row for `result`; returns its id."""
+    method_sha = store.put_artifact(method_path.read_bytes(), kind="code", media_type="text/x-python")
+    output_sha = store.put_artifact(json.dumps(result.to_json()).encode(), kind="result", media_type="application/json")
+    config = {
+        "method": result.method, "template": result.template, "task": result.task, "pair": result.pair,
+        "hparams": result.hparams, "seeds": result.seeds, **(extra_config or {}),
+    }  # fmt: skip
+    with store.session() as session:
+        exp = create_experiment(
+            session=session, study_id=study_id,
+            experiment_in=ExperimentCreate(
+                hypothesis_id=hypothesis_id, template=result.template, method_sha256=method_sha, config=config,
+                seed=result.seeds[0] if result.seeds else 0, sandbox_kind=result.sandbox[:20],
+            ),
+        )  # fmt: skip
+        exp_id = int(exp.id or 0)
+        start_experiment(session=session, experiment_id=exp_id)
+    with store.session() as session:
+        finish_experiment(
+            session=session, experiment_id=exp_id, status=ExperimentStatus(result.status),
+            scores=result_scores(result), curve=result_curve(result), device_seconds=result.job_seconds,
+            error=result.error or None, output_sha256=output_sha,
+        )  # fmt: skip
+    return exp_id

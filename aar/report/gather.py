@@ -1,0 +1,142 @@
+"""Collect everything a study report shows into one `ReportData`, in a single read transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from aar.errors import UserError
+from aar.report.data import (
+    PGR,
+    Flag,
+    MethodRow,
+    Run,
+    integrity_flags,
+    load_runs,
+    method_rows,
+    primary_split,
+)
+from aar.store.crud import find_study
+from aar.store.engine import Store
+from aar.store.models import CurvePoint, ExperimentStatus
+from aar.store.queries import (
+    BestSoFarPoint,
+    BurnPoint,
+    HypothesisNode,
+    StudySummary,
+    best_so_far,
+    budget_burn,
+    hypothesis_tree,
+    study_summary,
+)
+
+# A curve: (step, mean PGR over the arm's runs at that step).
+Curve = list[tuple[int, float]]
+
+
+@dataclass
+class TestRow:
+    """A sealed-test result of one experiment (a finalist)."""
+
+    run: Run
+    pgr: float | None
+    ci_low: float | None
+    ci_high: float | None
+    accuracy: float | None
+
+
+@dataclass
+class ReportData:
+    """Everything in a study report."""
+
+    summary: StudySummary
+    split: str
+    runs: list[Run]
+    methods: list[MethodRow]
+    tests: list[TestRow]
+    curves: dict[str, Curve]
+    best: list[BestSoFarPoint]
+    burn: list[BurnPoint]
+    tree: list[HypothesisNode]
+    flags: list[Flag]
+    winner: MethodRow | None
+    winner_code: str | None
+
+
+def gather(store: Store, study_ref: str | int) -> ReportData:
+    """Read a study (by name or id) and everything its report shows.
+
+    Raises:
+        UserError: No study has that name or id.
+    """
+    with store.session() as session:
+        study = find_study(session=session, ref=str(study_ref))
+        assert study.id is not None
+        data = _gather(session, study.id)
+    data.winner_code = _winner_code(store, data.winner)
+    return data
+
+
+def _gather(session: Session, study_id: int) -> ReportData:
+    runs = load_runs(session=session, study_id=study_id)
+    split = primary_split(runs)
+    methods = method_rows(runs, split)
+    return ReportData(
+        summary=study_summary(session=session, study_id=study_id, split=split),
+        split=split,
+        runs=runs,
+        methods=methods,
+        tests=test_rows(runs),
+        curves=method_curves(session, methods, split),
+        best=best_so_far(session=session, study_id=study_id, split=split),
+        burn=budget_burn(session=session, study_id=study_id),
+        tree=hypothesis_tree(session=session, study_id=study_id),
+        flags=integrity_flags(runs, methods, split),
+        winner=methods[0] if methods else None,
+        winner_code=None,
+    )
+
+
+def test_rows(runs: list[Run]) -> list[TestRow]:
+    """Finished experiments scored on the sealed test split, best test PGR first."""
+    rows = []
+    for run in runs:
+        score = run.score("test", PGR)
+        if run.status != ExperimentStatus.OK or score is None:
+            continue
+        accuracy = run.value("test", "accuracy", "w2s_accuracy", "w2s_acc")
+        rows.append(TestRow(run, score.value, score.ci_low, score.ci_high, accuracy))
+    return sorted(rows, key=lambda r: -(r.pgr if r.pgr is not None else float("-inf")))
+
+
+def method_curves(session: Session, methods: list[MethodRow], split: str) -> dict[str, Curve]:
+    """PGR over training steps of each method's best arm, averaged over the arm's runs per step."""
+    arm_of = {run.id: row.method for row in methods for run in row.arm_runs}
+    if not arm_of:
+        return {}
+    query = (
+        select(CurvePoint.experiment_id, CurvePoint.step, CurvePoint.pgr)
+        .where(col(CurvePoint.experiment_id).in_(list(arm_of)), CurvePoint.split == split)
+        .where(col(CurvePoint.pgr).is_not(None))
+    )
+    sums: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for experiment_id, step, value in session.exec(query).all():
+        if value is not None:
+            sums[arm_of[experiment_id]][step].append(value)
+    return {
+        method: [(step, sum(values) / len(values)) for step, values in sorted(steps.items())]
+        for method, steps in sums.items()
+    }
+
+
+def _winner_code(store: Store, winner: MethodRow | None) -> str | None:
+    """The code the winning arm's best run executed, when the store holds it."""
+    sha = winner.best_run.method_sha256 if winner else None
+    if sha is None:
+        return None
+    try:
+        return store.get_artifact(sha).decode("utf-8", errors="replace")
+    except UserError:  # a missing artifact file (e.g. a study imported without its files)
+        return None

@@ -1,0 +1,147 @@
+"""Study plots as self-contained SVG (matplotlib's object API: no pyplot state, glyphs as paths).
+
+Each function takes plain data and returns an SVG document as a string; an empty input still gives a
+small figure saying so, so a page never shows a broken image.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from matplotlib.figure import Figure
+
+from aar.report.data import MethodRow
+from aar.store.queries import BestSoFarPoint, BurnPoint
+
+SIZE = (6.4, 3.4)
+MAX_POINTS = 2000
+
+
+def to_svg(fig: Figure) -> str:
+    """Render a figure as an SVG document (text drawn as paths by default: no fonts needed to view it)."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def _figure(title: str) -> Figure:
+    fig = Figure(figsize=SIZE)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _empty(title: str, message: str = "no data yet") -> str:
+    fig = _figure(title)
+    ax = fig.add_subplot()
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", color="0.4")
+    return to_svg(fig)
+
+
+def _thin(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Keep at most MAX_POINTS evenly spaced points (and the last), so big studies stay light."""
+    if len(points) <= MAX_POINTS:
+        return list(points)
+    stride = len(points) / MAX_POINTS
+    kept = [points[int(i * stride)] for i in range(MAX_POINTS)]
+    return [*kept, points[-1]]
+
+
+def pgr_curves(curves: Mapping[str, Sequence[tuple[int, float]]], *, split: str) -> str:
+    """PGR over training steps, one line per method."""
+    title = f"PGR over training steps ({split})"
+    if not any(curves.values()):
+        return _empty(title)
+    fig = _figure(title)
+    ax = fig.add_subplot()
+    for method, points in curves.items():
+        if points:
+            steps, values = zip(*points, strict=True)
+            ax.plot(steps, values, marker=".", label=method)
+    ax.set_xlabel("step")
+    ax.set_ylabel("PGR")
+    ax.axhline(0, color="0.7", linewidth=0.8)
+    ax.legend(fontsize=7, loc="best")
+    return to_svg(fig)
+
+
+def best_so_far(points: Sequence[BestSoFarPoint], *, split: str) -> str:
+    """Each finished experiment's PGR and the best so far, against experiment number."""
+    title = f"Best-so-far PGR ({split})"
+    if not points:
+        return _empty(title)
+    fig = _figure(title)
+    ax = fig.add_subplot()
+    values = _thin([(p.number, p.value) for p in points])
+    best = _thin([(p.number, p.best) for p in points])
+    ax.scatter(*zip(*values, strict=True), s=6, color="0.6", label="experiment")
+    ax.step(*zip(*best, strict=True), where="post", color="C3", label="best so far")
+    ax.set_xlabel("experiment number")
+    ax.set_ylabel("PGR")
+    ax.legend(fontsize=7, loc="lower right")
+    return to_svg(fig)
+
+
+def pgr_by_method(rows: Sequence[MethodRow], *, split: str) -> str:
+    """Mean PGR of each method's best arm with its confidence interval."""
+    title = f"PGR by method ({split}, best configuration, 95% CI)"
+    shown = [r for r in rows if r.pgr.mean is not None]
+    if not shown:
+        return _empty(title)
+    fig = Figure(figsize=(SIZE[0], max(1.6, 0.35 * len(shown) + 1.0)))
+    fig.suptitle(title, fontsize=10)
+    ax = fig.add_subplot()
+    for y, row in enumerate(reversed(shown)):
+        mean = row.pgr.mean or 0.0
+        lo = mean - row.pgr.lo if row.pgr.lo is not None else 0.0
+        hi = row.pgr.hi - mean if row.pgr.hi is not None else 0.0
+        ax.errorbar(mean, y, xerr=[[max(lo, 0.0)], [max(hi, 0.0)]], fmt="o", color="C0", capsize=3)
+    ax.set_yticks(range(len(shown)), [r.method for r in reversed(shown)])
+    ax.axvline(0, color="0.7", linewidth=0.8)
+    ax.set_xlabel("PGR")
+    return to_svg(fig)
+
+
+def budget_burn(points: Sequence[BurnPoint], limits: Mapping[str, float]) -> str:
+    """Cumulative spend of each budget kind over time, as a fraction of its limit when it has one."""
+    title = "Budget burn"
+    if not points:
+        return _empty(title, "nothing charged yet")
+    series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for point in points:
+        limit = limits.get(point.kind)
+        series[point.kind].append((point.at, point.cumulative / limit if limit else point.cumulative))
+    fig = _figure(title)
+    axes = fig.subplots(1, len(series), squeeze=False)[0]
+    for ax, (kind, values) in zip(axes, sorted(series.items()), strict=True):
+        kept = _thin([(t.timestamp(), v) for t, v in values])
+        ax.step([datetime.fromtimestamp(t) for t, _ in kept], [v for _, v in kept], where="post")
+        ax.set_title(kind + (" (fraction of limit)" if limits.get(kind) else ""), fontsize=8)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    return to_svg(fig)
+
+
+def experiment_curve(points: Sequence[tuple[str, int, float | None, float | None]]) -> str:
+    """One experiment's learning curve: PGR and accuracy per step, a line per split."""
+    title = "Learning curve"
+    if not points:
+        return _empty(title, "no curve recorded")
+    fig = _figure(title)
+    pgr_ax, acc_ax = fig.subplots(1, 2)
+    by_split: dict[str, list[tuple[int, float | None, float | None]]] = defaultdict(list)
+    for split, step, pgr, accuracy in points:
+        by_split[split].append((step, pgr, accuracy))
+    for split, rows in sorted(by_split.items()):
+        pgr_ax.plot([s for s, p, _ in rows if p is not None], [p for _, p, _ in rows if p is not None],
+                    marker=".", label=split)  # fmt: skip
+        acc_ax.plot([s for s, _, a in rows if a is not None], [a for _, _, a in rows if a is not None],
+                    marker=".", label=split)  # fmt: skip
+    pgr_ax.set_title("PGR", fontsize=8)
+    acc_ax.set_title("accuracy", fontsize=8)
+    for ax in (pgr_ax, acc_ax):
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    return to_svg(fig)
