@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,3 +34,33 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """Where embeddings and baselines are cached (AAR_CACHE, else results_dir/cache)."""
         return self.cache or self.results_dir / "cache"
+
+
+class StudyConfig(BaseModel):
+    """One study: the goal, the setup it runs on, the researcher policy, feedback mode and budget."""
+
+    name: str
+    goal: str
+    task: str = "rotten_tomatoes"
+    pair: str = "static64→minilm-l6"
+    template: str = "probe"
+    policy: str = "builtin"  # builtin | llm
+    model: str = ""  # provider/model for the llm policy, e.g. openai/gpt-4o-mini
+    feedback: str = "dev"  # dev | blind
+    seeds: int = 3
+    sizes: str = ""  # split sizes, e.g. "weak_train=500,w2s_train=2000" ("" = defaults)
+    split_seed: int = 0
+    parallel: int = 1
+    sandbox: str = ""  # docker | bwrap | local | "" (auto)
+    unsafe_local: bool = False
+    per_round: int = 3  # hypotheses proposed per round
+    max_rounds: int = 20
+    audit_retries: int = 2  # implement attempts after a failed audit, per hypothesis
+    target_pgr: float | None = None  # stop when the best dev PGR's CI lower bound reaches this
+    finalists: int = 2  # best methods that get integrity checks and the sealed test
+    # Budget limits (None = unlimited); deadline is a Unix time.
+    max_usd: float | None = None
+    max_tokens: float | None = None
+    max_device_seconds: float | None = None
+    max_experiments: float | None = None
+    deadline: float | None = None

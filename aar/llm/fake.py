@@ -208,8 +208,9 @@ class _FakeServer:
     def __enter__(self) -> _FakeServer:
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._http.daemon_threads = True
+        # A short poll interval keeps shutdown (and so every test using a fake) fast.
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name=type(self).__name__, daemon=True
+            target=self._http.serve_forever, args=(0.02,), name=type(self).__name__, daemon=True
         )
         self._thread.start()
         return self

@@ -116,7 +116,9 @@ class OpenAIClient:
         self, messages: list[Message], schema: type[BaseModel] | None, mode: Mode, max_tokens: int
     ) -> dict[str, Any]:
         """The chat.completions.create arguments for one mode."""
-        if schema is not None and mode != "json_schema":
+        # Some OpenAI-compatible servers accept json_schema and ignore it, so they get the schema in the
+        # prompt too; OpenAI itself needs it only in the modes that do not carry the schema.
+        if schema is not None and (mode != "json_schema" or self.provider != "openai"):
             messages = with_system_note(messages, schema_instruction(schema))
         # OpenAI's newer models only take max_completion_tokens; other servers know max_tokens.
         tokens_key = "max_completion_tokens" if self.provider == "openai" else "max_tokens"

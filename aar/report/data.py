@@ -25,13 +25,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from aar.store.models import Experiment, ExperimentStatus, Score, ScoreBase
+from aar.store.models import Experiment, ExperimentStatus, Score
 from aar.w2s.stats import bootstrap_ci
 
 PGR = "pgr"
 W2S_ACC = ("accuracy", "w2s_accuracy", "w2s_acc")
 WEAK_ACC = ("weak_accuracy", "weak_acc")
 CEILING_ACC = ("strong_ceiling", "ceiling_accuracy", "ceiling_acc")
+BOOTSTRAP_DRAWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ class Interval:
     lo: float | None = None
     hi: float | None = None
     n: int = 0
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A recorded score: its value and confidence interval (bounds None when unknown)."""
+
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
 
 
 @dataclass
@@ -59,9 +69,9 @@ class Run:
     method_sha256: str | None
     device_seconds: float | None
     config: dict[str, Any]
-    scores: dict[tuple[str, str], ScoreBase] = field(default_factory=dict)
+    scores: dict[tuple[str, str], Metric] = field(default_factory=dict)
 
-    def score(self, split: str, *metrics: str) -> ScoreBase | None:
+    def score(self, split: str, *metrics: str) -> Metric | None:
         """The first recorded score on `split` among `metrics` (aliases of one quantity)."""
         for metric in metrics:
             if (found := self.scores.get((split, metric))) is not None:
@@ -121,38 +131,64 @@ def seeds_of(config: dict[str, Any], seed: int) -> list[int]:
     return [seed]
 
 
+_RUN_COLUMNS = (
+    Experiment.id,
+    Experiment.number,
+    Experiment.status,
+    Experiment.template,
+    Experiment.config,
+    Experiment.seed,
+    Experiment.hypothesis_id,
+    Experiment.method_sha256,
+    Experiment.device_seconds,
+)
+_SCORE_COLUMNS = (Score.experiment_id, Score.split, Score.metric, Score.value, Score.ci_low, Score.ci_high)
+
+
 def load_runs(*, session: Session, study_id: int, statuses: tuple[str, ...] | None = None) -> list[Run]:
-    """Every experiment of the study (optionally only those in `statuses`) with all its scores."""
-    query = select(Experiment).where(Experiment.study_id == study_id).order_by(col(Experiment.number))
+    """Every experiment of the study (optionally only those in `statuses`) with all its scores.
+
+    Reads plain columns rather than ORM objects: a study may hold tens of thousands of experiments.
+    """
+    query = select(*_RUN_COLUMNS).where(Experiment.study_id == study_id).order_by(col(Experiment.number))  # type: ignore[call-overload]
     if statuses is not None:
         query = query.where(col(Experiment.status).in_(statuses))
-    runs = {e.id: _run(e) for e in session.exec(query).all() if e.id is not None}
+    runs = {row[0]: _run(*row) for row in session.exec(query).all()}
     score_query = (
-        select(Score)
+        select(*_SCORE_COLUMNS)  # type: ignore[call-overload]
         .join(Experiment, col(Experiment.id) == Score.experiment_id)
         .where(Experiment.study_id == study_id)
     )
-    for score in session.exec(score_query).all():
-        if (run := runs.get(score.experiment_id)) is not None:
-            run.scores[(score.split, score.metric)] = ScoreBase.model_validate(score, from_attributes=True)
+    for experiment_id, split, metric, value, low, high in session.exec(score_query).all():
+        if (run := runs.get(experiment_id)) is not None:
+            run.scores[(split, metric)] = Metric(value, low, high)
     return list(runs.values())
 
 
-def _run(e: Experiment) -> Run:
-    config = e.config if isinstance(e.config, dict) else {}
+def _run(
+    id: int,
+    number: int,
+    status: str,
+    template: str,
+    config: Any,
+    seed: int,
+    hypothesis_id: int | None,
+    method_sha256: str | None,
+    device_seconds: float | None,
+) -> Run:
+    config = config if isinstance(config, dict) else {}
     hparams = config.get("hparams")
-    assert e.id is not None
     return Run(
-        id=e.id,
-        number=e.number,
-        status=e.status,
-        template=e.template,
-        method=method_name(config, e.template, e.method_sha256),
+        id=id,
+        number=number,
+        status=status,
+        template=template,
+        method=method_name(config, template, method_sha256),
         hparams=hparams if isinstance(hparams, dict) else {},
-        seeds=seeds_of(config, e.seed),
-        hypothesis_id=e.hypothesis_id,
-        method_sha256=e.method_sha256,
-        device_seconds=e.device_seconds,
+        seeds=seeds_of(config, seed),
+        hypothesis_id=hypothesis_id,
+        method_sha256=method_sha256,
+        device_seconds=device_seconds,
         config=config,
     )
 
@@ -170,7 +206,9 @@ def pgr_interval(runs: list[Run], split: str) -> Interval:
         return Interval(only.value, only.ci_low, only.ci_high, len(runs[0].seeds))
     if not scored:
         return Interval(None)
-    estimate = bootstrap_ci([s.value for s in scored])
+    # The bootstrap costs n_boot × n draws: cap it so an arm with hundreds of runs stays fast.
+    n_boot = max(1_000, min(10_000, BOOTSTRAP_DRAWS // len(scored)))
+    estimate = bootstrap_ci([s.value for s in scored], n_boot=n_boot)
     return Interval(estimate.mean, _finite(estimate.lo), _finite(estimate.hi), estimate.n)
 
 
@@ -224,9 +262,9 @@ class Flag:
     message: str
 
 
-def config_flags(run: Run) -> list[str]:
+def config_flags(config: dict[str, Any]) -> list[str]:
     """The integrity flags an experiment's config records (`integrity_flags`: a list or a mapping)."""
-    raw = run.config.get("integrity_flags")
+    raw = config.get("integrity_flags")
     if isinstance(raw, dict):
         return [f"{key}: {value}" for key, value in raw.items() if value not in (False, None, "")]
     if isinstance(raw, list):
@@ -251,11 +289,13 @@ def audit_findings(config: dict[str, Any]) -> list[str]:
 
 def integrity_flags(runs: list[Run], rows: list[MethodRow], split: str) -> list[Flag]:
     """Flags recorded on experiments, plus checks on the numbers: PGR above 1 and single-seed winners."""
-    flags = [Flag(f"experiment {r.number}", message) for r in runs for message in config_flags(r)]
+    flags = [Flag(f"experiment {r.number}", message) for r in runs for message in config_flags(r.config)]
     for run in runs:
         value = run.value(split, PGR)
         if value is not None and value > 1.0:
-            flags.append(Flag(f"experiment {run.number}", f"PGR {value:.3f} on {split} exceeds 1 (beats ceiling)"))
+            flags.append(
+                Flag(f"experiment {run.number}", f"PGR {value:.3f} on {split} exceeds 1 (beats ceiling)")
+            )
     if rows and rows[0].pgr.n < 2:
         flags.append(Flag(f"method {rows[0].method}", "the best method ran on a single seed: no CI"))
     return flags

@@ -18,7 +18,7 @@ from aar.report.data import (
     method_rows,
     primary_split,
 )
-from aar.store.crud import find_study
+from aar.store.crud import find_study, get_study
 from aar.store.engine import Store
 from aar.store.models import CurvePoint, ExperimentStatus
 from aar.store.queries import (
@@ -72,7 +72,10 @@ def gather(store: Store, study_ref: str | int) -> ReportData:
         UserError: No study has that name or id.
     """
     with store.session() as session:
-        study = find_study(session=session, ref=str(study_ref))
+        if isinstance(study_ref, int):
+            study = get_study(session=session, study_id=study_ref)
+        else:
+            study = find_study(session=session, ref=study_ref)
         assert study.id is not None
         data = _gather(session, study.id)
     data.winner_code = _winner_code(store, data.winner)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
+from matplotlib.dates import ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from aar.report.data import MethodRow
@@ -77,8 +78,8 @@ def best_so_far(points: Sequence[BestSoFarPoint], *, split: str) -> str:
     ax = fig.add_subplot()
     values = _thin([(p.number, p.value) for p in points])
     best = _thin([(p.number, p.best) for p in points])
-    ax.scatter(*zip(*values, strict=True), s=6, color="0.6", label="experiment")
-    ax.step(*zip(*best, strict=True), where="post", color="C3", label="best so far")
+    ax.scatter([x for x, _ in values], [y for _, y in values], s=6, color="0.6", label="experiment")
+    ax.step([x for x, _ in best], [y for _, y in best], where="post", color="C3", label="best so far")
     ax.set_xlabel("experiment number")
     ax.set_ylabel("PGR")
     ax.legend(fontsize=7, loc="lower right")
@@ -106,7 +107,7 @@ def pgr_by_method(rows: Sequence[MethodRow], *, split: str) -> str:
 
 
 def budget_burn(points: Sequence[BurnPoint], limits: Mapping[str, float]) -> str:
-    """Cumulative spend of each budget kind over time, as a fraction of its limit when it has one."""
+    """Cumulative spend over time: one panel of fractions for the limited kinds, one panel per other kind."""
     title = "Budget burn"
     if not points:
         return _empty(title, "nothing charged yet")
@@ -114,13 +115,21 @@ def budget_burn(points: Sequence[BurnPoint], limits: Mapping[str, float]) -> str
     for point in points:
         limit = limits.get(point.kind)
         series[point.kind].append((point.at, point.cumulative / limit if limit else point.cumulative))
+    limited = sorted(k for k in series if limits.get(k))
+    panels = ([limited] if limited else []) + [[k] for k in sorted(series) if k not in limited]
     fig = _figure(title)
-    axes = fig.subplots(1, len(series), squeeze=False)[0]
-    for ax, (kind, values) in zip(axes, sorted(series.items()), strict=True):
-        kept = _thin([(t.timestamp(), v) for t, v in values])
-        ax.step([datetime.fromtimestamp(t) for t, _ in kept], [v for _, v in kept], where="post")
-        ax.set_title(kind + (" (fraction of limit)" if limits.get(kind) else ""), fontsize=8)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, kinds in zip(axes, panels, strict=True):
+        for kind in kinds:
+            kept = _thin([(t.timestamp(), v) for t, v in series[kind]])
+            times = [datetime.fromtimestamp(t, tz=UTC) for t, _ in kept]
+            ax.step(times, [v for _, v in kept], where="post", marker=".", label=kind)
+        ax.set_title("fraction of limit" if kinds == limited else kinds[0], fontsize=8)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        ax.tick_params(axis="x", labelsize=7)
+        if kinds == limited:
+            ax.axhline(1.0, color="C3", linewidth=0.8, linestyle="--")
+            ax.legend(fontsize=7, loc="upper left")
     return to_svg(fig)
 
 

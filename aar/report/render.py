@@ -79,8 +79,16 @@ def report_plots(data: ReportData) -> list[Plot]:
     """The report's four plots."""
     limits = data.summary.study.budget_limits
     return [
-        Plot("pgr_curves", "PGR over training steps per method", plots.pgr_curves(data.curves, split=data.split)),
-        Plot("best_so_far", "Best-so-far PGR vs experiment number", plots.best_so_far(data.best, split=data.split)),
+        Plot(
+            "pgr_curves",
+            "PGR over training steps per method",
+            plots.pgr_curves(data.curves, split=data.split),
+        ),
+        Plot(
+            "best_so_far",
+            "Best-so-far PGR vs experiment number",
+            plots.best_so_far(data.best, split=data.split),
+        ),
         Plot("pgr_by_method", "PGR by method with CIs", plots.pgr_by_method(data.methods, split=data.split)),
         Plot("budget_burn", "Budget burn over time", plots.budget_burn(data.burn, limits)),
     ]
@@ -99,7 +107,9 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "study"
 
 
-def write_report(store: Store, study_ref: str | int, *, fmt: Format = "html", out: Path | None = None) -> Path:
+def write_report(
+    store: Store, study_ref: str | int, *, fmt: Format = "html", out: Path | None = None
+) -> Path:
     """Write a study's report and return its path.
 
     Args:

@@ -41,6 +41,8 @@ from aar.store.crud import (
 )
 from aar.store.engine import Store, open_store
 from aar.store.models import (
+    AgentEvent,
+    AgentEventBase,
     Artifact,
     Baseline,
     BudgetCharge,
@@ -80,7 +82,9 @@ from aar.store.records import (
     budget_used,
     charge_budget,
     get_cached_baseline,
+    list_events,
     put_cached_baseline,
+    record_event,
     record_llm_call,
 )
 from aar.store.states import (
@@ -93,6 +97,8 @@ from aar.store.states import (
 )
 
 __all__ = [
+    "AgentEvent",
+    "AgentEventBase",
     "Artifact",
     "ArtifactMissingError",
     "ArtifactStore",
@@ -140,10 +146,12 @@ __all__ = [
     "get_hypothesis",
     "get_study",
     "hypothesis_tree",
+    "list_events",
     "list_studies",
     "open_store",
     "put_artifact",
     "put_cached_baseline",
+    "record_event",
     "record_llm_call",
     "recover_interrupted",
     "set_experiment_status",

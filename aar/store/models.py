@@ -322,6 +322,28 @@ class LLMCall(LLMCallBase, table=True):
     created_at: datetime = _time()
 
 
+class AgentEventBase(SQLModel):
+    """One step of the research agent, for `aar log` and the dashboard's agent log."""
+
+    # The graph node (plan, propose, implement, audit, run, evaluate, analyze, decide, report).
+    node: str = Field(max_length=40)
+    message: str
+    hypothesis_id: int | None = Field(default=None, foreign_key="hypothesis.id")
+    experiment_id: int | None = Field(default=None, foreign_key="experiment.id")
+    cost_usd: float = 0.0
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class AgentEvent(AgentEventBase, table=True):
+    """A recorded agent step."""
+
+    __tablename__ = "agent_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    created_at: datetime = _time()
+
+
 class BudgetCharge(SQLModel, table=True):
     """One entry of a study's budget ledger; a `key` makes a charge idempotent."""
 
@@ -357,6 +379,7 @@ class Baseline(SQLModel, table=True):
 
 STORE_TABLES = (
     "artifact",
+    "agent_event",
     "study",
     "hypothesis",
     "experiment",

@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from aar.store.models import (
+    AgentEvent,
+    AgentEventBase,
     Baseline,
     BudgetCharge,
     CurvePoint,
@@ -63,6 +65,25 @@ def record_llm_call(*, session: Session, study_id: int, call_in: LLMCallCreate) 
     session.add(call)
     session.flush()
     return call
+
+
+def record_event(*, session: Session, study_id: int, event_in: AgentEventBase) -> AgentEvent:
+    """Append one agent step to the study's log."""
+    event = AgentEvent.model_validate(event_in, update={"study_id": study_id})
+    session.add(event)
+    session.flush()
+    return event
+
+
+def list_events(*, session: Session, study_id: int, after_id: int = 0, limit: int = 1000) -> list[AgentEvent]:
+    """The study's agent steps with id > `after_id`, oldest first (for `aar log --follow`)."""
+    query = (
+        select(AgentEvent)
+        .where(AgentEvent.study_id == study_id, col(AgentEvent.id) > after_id)
+        .order_by(col(AgentEvent.id))
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
 
 
 def charge_budget(

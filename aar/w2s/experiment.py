@@ -39,6 +39,9 @@ class ExperimentSpec:
     seeds: list[int]
     overrides: dict[str, Any] = field(default_factory=dict)
     eval_splits: tuple[str, ...] = ("dev", "test")
+    # Integrity ablation: "shuffle" permutes the weak labels across w2s_train (a W2S method must care).
+    weak_label_transform: str = ""
+    threads: int = 0  # torch threads inside the job (0 = torch's default)
 
     @property
     def hparams(self) -> dict[str, Any]:
@@ -55,6 +58,10 @@ class SplitScores:
     w2s_auroc: float
     pgr: float | None
     curve: list[dict[str, float | None]]
+    # Label-free signals (usable in blind mode): agreement of the final predictions with the weak labels,
+    # and mean confidence |2p - 1|.
+    weak_agreement: float = math.nan
+    confidence: float = math.nan
 
 
 @dataclass
@@ -123,6 +130,8 @@ class ExperimentResult:
                 "ceiling_acc": _nanmean(self.values(split, "ceiling_acc")),
                 "w2s_acc": _nanmean(self.values(split, "w2s_acc")),
                 "w2s_auroc": _nanmean(self.values(split, "w2s_auroc")),
+                "weak_agreement": _nanmean(self.values(split, "weak_agreement")),
+                "confidence": _nanmean(self.values(split, "confidence")),
                 "pgr": _clean(est.mean), "pgr_ci": [_clean(est.lo), _clean(est.hi)], "pgr_std": _clean(est.std),
                 "degenerate_seeds": [r.seed for r in self.seed_results if r.splits[split].pgr is None],
                 "curve": [{k: _clean(v) for k, v in p.items()} for p in self.mean_curve(split)],
@@ -136,6 +145,27 @@ class ExperimentResult:
             "splits": summary,
             "per_seed": [{"seed": r.seed, **{s: _json_scores(v) for s, v in r.splits.items()}} for r in self.seed_results],
         }  # fmt: skip
+
+
+def result_from_json(data: dict[str, Any], *, status: str = "ok", error: str = "") -> ExperimentResult:
+    """Rebuild a result from `ExperimentResult.to_json()` (as kept in the store)."""
+    result = ExperimentResult(
+        data.get("task", ""), data.get("pair", ""), data.get("template", ""), data.get("method", ""),
+        list(data.get("seeds", [])), dict(data.get("hparams", {})), data.get("status", status), float(data.get("seconds", 0.0)),
+        error=data.get("error", error),
+    )  # fmt: skip
+    fields = ("weak_acc", "ceiling_acc", "w2s_acc", "w2s_auroc", "pgr")
+    for row in data.get("per_seed", []):
+        splits = {}
+        for split, s in row.items():
+            if split == "seed":
+                continue
+            scores = SplitScores(*(math.nan if s.get(k) is None and k != "pgr" else s.get(k) for k in fields), curve=s.get("curve", []))
+            scores.weak_agreement = math.nan if s.get("weak_agreement") is None else s["weak_agreement"]
+            scores.confidence = math.nan if s.get("confidence") is None else s["confidence"]
+            splits[split] = scores
+        result.seed_results.append(SeedResult(int(row["seed"]), splits))
+    return result
 
 
 def _clean(v: Any) -> Any:
@@ -169,10 +199,18 @@ def _chain(spec: ExperimentSpec) -> dict[str, Any]:
     return {"strong": pair.strong, **{f"intermediate_{i}": r for i, r in enumerate(pair.intermediates)}}
 
 
+def _transform(spec: ExperimentSpec, seed: int, weak: WeakLabels) -> WeakLabels:
+    if spec.weak_label_transform != "shuffle":
+        return weak
+    order = np.random.default_rng([seed, 99]).permutation(len(weak.w2s_train))
+    return WeakLabels(weak.w2s_train[order], weak.dev, weak.test, weak.members[order])
+
+
 def _seed_data(
     spec: ExperimentSpec, seed: int, weak: WeakLabels, features: dict[str, dict[str, np.ndarray]]
 ) -> SeedData:
     sp = spec.setup.splits
+    weak = _transform(spec, seed, weak)
     eval_examples = [e for split in spec.eval_splits for e in sp.get(split)]
     role_feats = {
         role: {
@@ -203,6 +241,7 @@ def _config(spec: ExperimentSpec) -> dict[str, Any]:
         "hparams": spec.hparams,
         "roles": list(chain),
         "models": models,
+        "threads": spec.threads,
     }
 
 
@@ -234,7 +273,11 @@ def score_split(
         acc = accuracy(p[sl], y)
         curve.append({"step": float(step), "accuracy": acc, "pgr": pgr(weak_acc, ceil_acc, acc).value})
     w2s = accuracy(final, y)
-    return SplitScores(weak_acc, ceil_acc, w2s, auroc(final, y), pgr(weak_acc, ceil_acc, w2s).value, curve)
+    scores = SplitScores(weak_acc, ceil_acc, w2s, auroc(final, y), pgr(weak_acc, ceil_acc, w2s).value, curve)
+    if len(final):
+        scores.weak_agreement = float(np.mean((final > 0.5) == (weak_p > 0.5)))
+        scores.confidence = float(np.mean(np.abs(2 * final - 1)))
+    return scores
 
 
 def score_seed(spec: ExperimentSpec, seed: int, preds: SeedPredictions) -> SeedResult:

@@ -57,7 +57,9 @@ def sleeps() -> list[float]:
 def settings(sleeps: list[float]) -> AdapterSettings:
     """Default prices, 3 transport attempts, no real sleeping, short timeouts."""
     return AdapterSettings(
-        prices=PriceTable(), retry=RetryPolicy(max_attempts=3, base_delay_s=0.01, sleep=sleeps.append), timeout_s=10
+        prices=PriceTable(),
+        retry=RetryPolicy(max_attempts=3, base_delay_s=0.01, sleep=sleeps.append),
+        timeout_s=10,
     )
 
 
@@ -81,7 +83,9 @@ def anthropic_client(settings: AdapterSettings) -> Iterator[Callable[[str], Anth
     made: list[AnthropicClient] = []
 
     def build(base_url: str) -> AnthropicClient:
-        made.append(AnthropicClient("claude-haiku-4-5", api_key="test-key", base_url=base_url, settings=settings))
+        made.append(
+            AnthropicClient("claude-haiku-4-5", api_key="test-key", base_url=base_url, settings=settings)
+        )
         return made[-1]
 
     yield build

@@ -22,7 +22,7 @@ def test_structured_reply_is_a_forced_tool_call(anthropic_client: Build) -> None
         result = complete_structured(
             anthropic_client(server.base_url), MESSAGES, Hypothesis, node="propose", on_call=records.append
         )
-    assert result == Hypothesis(**GOOD)
+    assert result == Hypothesis.model_validate(GOOD)
     request = server.requests[0]
     assert request.path == "/v1/messages"
     assert "test-key" in (request.headers.get("x-api-key", "") + request.headers.get("authorization", ""))
@@ -57,9 +57,13 @@ def test_invalid_tool_input_is_fed_back_then_succeeds(anthropic_client: Build) -
 
 
 def test_unparsable_text_reply_exhausts_attempts(anthropic_client: Build) -> None:
-    with FakeAnthropicServer([Text("I'd rather chat.")] * 2) as server:
-        with pytest.raises(StructuredOutputError) as caught:
-            complete_structured(anthropic_client(server.base_url), MESSAGES, Hypothesis, node="plan", max_attempts=2)
+    with (
+        FakeAnthropicServer([Text("I'd rather chat.")] * 2) as server,
+        pytest.raises(StructuredOutputError) as caught,
+    ):
+        complete_structured(
+            anthropic_client(server.base_url), MESSAGES, Hypothesis, node="plan", max_attempts=2
+        )
     assert [r.attempt for r in caught.value.attempts] == [1, 2]
     assert all("not valid JSON" in (r.error or "") for r in caught.value.attempts)
 
@@ -82,16 +86,17 @@ def test_overloaded_then_success(anthropic_client: Build, sleeps: list[float]) -
 
 
 def test_500s_until_exhaustion(anthropic_client: Build) -> None:
-    with FakeAnthropicServer([Status(503)] * 3) as server:
-        with pytest.raises(LLMUnavailableError) as caught:
-            anthropic_client(server.base_url).complete(MESSAGES)
+    with FakeAnthropicServer([Status(503)] * 3) as server, pytest.raises(LLMUnavailableError) as caught:
+        anthropic_client(server.base_url).complete(MESSAGES)
     assert (caught.value.provider, caught.value.status, caught.value.attempts) == ("anthropic", 503, 3)
 
 
 def test_bad_key_names_the_env_var(anthropic_client: Build) -> None:
-    with FakeAnthropicServer([Status(401, message="invalid x-api-key")]) as server:
-        with pytest.raises(LLMAuthError, match="ANTHROPIC_API_KEY"):
-            anthropic_client(server.base_url).complete(MESSAGES)
+    with (
+        FakeAnthropicServer([Status(401, message="invalid x-api-key")]) as server,
+        pytest.raises(LLMAuthError, match="ANTHROPIC_API_KEY"),
+    ):
+        anthropic_client(server.base_url).complete(MESSAGES)
 
 
 def test_plain_completion(anthropic_client: Build) -> None:

@@ -17,8 +17,14 @@ from aar.llm.base import ModelSpec, parse_model_spec, resolve_api_key
             "openai-compatible/qwen2.5:0.5b@http://127.0.0.1:11434/v1",
             ModelSpec("openai-compatible", "qwen2.5:0.5b", "http://127.0.0.1:11434/v1"),
         ),
-        ("openai/gpt-4o@https://gateway.example/v1", ModelSpec("openai", "gpt-4o", "https://gateway.example/v1")),
-        ("openai-compatible/org/model-7b@http://h:8000/v1", ModelSpec("openai-compatible", "org/model-7b", "http://h:8000/v1")),
+        (
+            "openai/gpt-4o@https://gateway.example/v1",
+            ModelSpec("openai", "gpt-4o", "https://gateway.example/v1"),
+        ),
+        (
+            "openai-compatible/org/model-7b@http://h:8000/v1",
+            ModelSpec("openai-compatible", "org/model-7b", "http://h:8000/v1"),
+        ),
     ],
 )
 def test_parse_model_spec(spec: str, expected: ModelSpec) -> None:
@@ -46,7 +52,9 @@ def test_bad_specs_are_user_errors(spec: str, message: str) -> None:
     assert caught.value.exit_code == 2
 
 
-@pytest.mark.parametrize(("provider", "var"), [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")])
+@pytest.mark.parametrize(
+    ("provider", "var"), [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")]
+)
 def test_missing_key_names_the_env_var(provider: str, var: str) -> None:
     with pytest.raises(UserError, match=f"set {var}"):
         resolve_api_key(provider, env={})  # type: ignore[arg-type]

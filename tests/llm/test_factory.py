@@ -31,5 +31,7 @@ def test_prices_come_from_the_env_file(tmp_path: Path) -> None:
     prices = tmp_path / "prices.toml"
     prices.write_text('["openai-compatible"."rented-70b"]\ninput = 1.0\noutput = 2.0\n')
     with FakeOpenAIServer([Text("ok", tokens_in=1_000_000, tokens_out=500_000)]) as server:
-        client = make_client(f"openai-compatible/rented-70b@{server.base_url}", env={"AAR_PRICES": str(prices)})
+        client = make_client(
+            f"openai-compatible/rented-70b@{server.base_url}", env={"AAR_PRICES": str(prices)}
+        )
         assert client.complete(MESSAGES).cost_usd == pytest.approx(2.0)

@@ -12,7 +12,7 @@ from tests.llm.conftest import GOOD, MESSAGES, Hypothesis
 def test_script_per_node() -> None:
     llm = ScriptedLLM({"plan": ["p1", "p2"], "propose": [GOOD]})
     assert llm.complete(MESSAGES, node="plan").text == "p1"
-    assert llm.complete(MESSAGES, node="propose", schema=Hypothesis).parsed == Hypothesis(**GOOD)
+    assert llm.complete(MESSAGES, node="propose", schema=Hypothesis).parsed == Hypothesis.model_validate(GOOD)
     assert llm.complete(MESSAGES, node="plan").text == "p2"
     with pytest.raises(LookupError, match="node 'propose'"):
         llm.complete(MESSAGES, node="propose")

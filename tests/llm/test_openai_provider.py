@@ -26,14 +26,20 @@ def test_structured_reply_uses_json_schema_and_is_costed(openai_client: Build) -
         result = complete_structured(
             openai_client(server.base_url), MESSAGES, Hypothesis, node="propose", on_call=records.append
         )
-    assert result == Hypothesis(**GOOD)
+    assert result == Hypothesis.model_validate(GOOD)
     body = server.requests[0].body
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] == Hypothesis.model_json_schema()
     assert body["max_completion_tokens"] == 4096
+    assert body["messages"][0] == {"role": "system", "content": "You are a researcher."}
     assert server.requests[0].headers["authorization"] == "Bearer test-key"
     (record,) = records
-    assert (record.node, record.provider, record.model, record.error) == ("propose", "openai", "gpt-4o-mini", None)
+    assert (record.node, record.provider, record.model, record.error) == (
+        "propose",
+        "openai",
+        "gpt-4o-mini",
+        None,
+    )
     assert (record.tokens_in, record.tokens_out) == (1000, 200)
     assert record.cost_usd == pytest.approx((1000 * 0.15 + 200 * 0.60) / 1e6)
     assert json.loads(record.prompt)["messages"][1] == {"role": "user", "content": "Propose."}
@@ -57,17 +63,17 @@ def test_unparsable_json_is_fed_back_then_succeeds(openai_client: Build) -> None
 
 def test_schema_invalid_output_exhausts_attempts(openai_client: Build) -> None:
     records: list[LLMCallRecord] = []
-    with FakeOpenAIServer([Text(OUT_OF_RANGE)] * 3) as server:
-        with pytest.raises(StructuredOutputError) as caught:
-            complete_structured(
-                openai_client(server.base_url), MESSAGES, Hypothesis, node="propose", on_call=records.append
-            )
+    with FakeOpenAIServer([Text(OUT_OF_RANGE)] * 3) as server, pytest.raises(StructuredOutputError) as caught:
+        complete_structured(
+            openai_client(server.base_url), MESSAGES, Hypothesis, node="propose", on_call=records.append
+        )
     assert len(caught.value.attempts) == 3 and caught.value.attempts == records
     assert "no valid Hypothesis after 3 attempts" in str(caught.value)
     assert all(r.error and "expected_pgr_gain" in r.error for r in records)
-    assert "expected_pgr_gain: Input should be less than or equal to 1" in server.requests[2].body["messages"][-1][
-        "content"
-    ]
+    assert (
+        "expected_pgr_gain: Input should be less than or equal to 1"
+        in server.requests[2].body["messages"][-1]["content"]
+    )
     assert len(server.requests[2].body["messages"]) == len(MESSAGES) + 4
 
 
@@ -84,7 +90,9 @@ def test_rejected_json_schema_falls_back_to_json_mode_and_remembers(openai_clien
 
 
 def test_server_without_response_format_gets_schema_in_prompt(openai_client: Build) -> None:
-    with FakeOpenAIServer([Text(f"Here you go: {json.dumps(GOOD)}")], json_schema=False, json_object=False) as server:
+    with FakeOpenAIServer(
+        [Text(f"Here you go: {json.dumps(GOOD)}")], json_schema=False, json_object=False
+    ) as server:
         client = openai_client(server.base_url)
         result = complete_structured(client, MESSAGES, Hypothesis, node="propose")
     assert result.expected_pgr_gain == pytest.approx(0.2)
@@ -111,11 +119,10 @@ def test_429_waits_for_real(settings: AdapterSettings) -> None:
 
 def test_500s_until_exhaustion(openai_client: Build, sleeps: list[float]) -> None:
     records: list[LLMCallRecord] = []
-    with FakeOpenAIServer([Status(500)] * 5) as server:
-        with pytest.raises(LLMUnavailableError) as caught:
-            complete_structured(
-                openai_client(server.base_url), MESSAGES, Hypothesis, node="propose", on_call=records.append
-            )
+    with FakeOpenAIServer([Status(500)] * 5) as server, pytest.raises(LLMUnavailableError) as caught:
+        complete_structured(
+            openai_client(server.base_url), MESSAGES, Hypothesis, node="propose", on_call=records.append
+        )
     assert (caught.value.provider, caught.value.status, caught.value.attempts) == ("openai", 500, 3)
     assert "openai unavailable after 3 attempts" in str(caught.value)
     assert len(server.requests) == 3
@@ -133,22 +140,30 @@ def test_connection_refused_is_unavailable(openai_client: Build) -> None:
 
 
 def test_bad_key_names_the_env_var(openai_client: Build) -> None:
-    with FakeOpenAIServer([Status(401, message="Incorrect API key")]) as server:
-        with pytest.raises(LLMAuthError, match="OPENAI_API_KEY"):
-            openai_client(server.base_url).complete(MESSAGES)
+    with (
+        FakeOpenAIServer([Status(401, message="Incorrect API key")]) as server,
+        pytest.raises(LLMAuthError, match="OPENAI_API_KEY"),
+    ):
+        openai_client(server.base_url).complete(MESSAGES)
 
 
 def test_other_client_errors_are_not_retried(openai_client: Build, sleeps: list[float]) -> None:
-    with FakeOpenAIServer([Status(404, message="model not found")]) as server:
-        with pytest.raises(LLMRequestError, match="model not found"):
-            openai_client(server.base_url).complete(MESSAGES)
+    with (
+        FakeOpenAIServer([Status(404, message="model not found")]) as server,
+        pytest.raises(LLMRequestError, match="model not found"),
+    ):
+        openai_client(server.base_url).complete(MESSAGES)
     assert sleeps == [] and len(server.requests) == 1
 
 
 def test_openai_compatible_server_is_free_and_uses_max_tokens(settings: AdapterSettings) -> None:
     with FakeOpenAIServer([Text("plain answer", tokens_in=5000, tokens_out=5000)]) as server:
         client = OpenAIClient(
-            "qwen2.5-0.5b", api_key="x", base_url=server.base_url, provider="openai-compatible", settings=settings
+            "qwen2.5-0.5b",
+            api_key="x",
+            base_url=server.base_url,
+            provider="openai-compatible",
+            settings=settings,
         )
         response = client.complete(MESSAGES, max_tokens=64, node="plan")
         client.close()
@@ -156,3 +171,15 @@ def test_openai_compatible_server_is_free_and_uses_max_tokens(settings: AdapterS
     assert (response.provider, response.cost_usd, response.tokens_in) == ("openai-compatible", 0.0, 5000)
     assert server.requests[0].body["max_tokens"] == 64
     assert "response_format" not in server.requests[0].body
+
+
+def test_openai_compatible_gets_the_schema_in_the_prompt_too(settings: AdapterSettings) -> None:
+    with FakeOpenAIServer([Text(GOOD)]) as server:
+        client = OpenAIClient(
+            "llama", api_key="x", base_url=server.base_url, provider="openai-compatible", settings=settings
+        )
+        complete_structured(client, MESSAGES, Hypothesis, node="propose")
+        client.close()
+    body = server.requests[0].body
+    assert body["response_format"]["type"] == "json_schema"
+    assert '"expected_pgr_gain"' in body["messages"][0]["content"]

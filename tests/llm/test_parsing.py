@@ -23,7 +23,7 @@ def test_extract_json(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["", "no json here", "{broken"])
 def test_extract_json_failures(text: str) -> None:
-    with pytest.raises(ValueError, match="not valid JSON|empty"):
+    with pytest.raises(ValueError, match=r"not valid JSON|empty"):
         extract_json(text)
 
 

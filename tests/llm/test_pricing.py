@@ -40,7 +40,9 @@ def test_local_servers_are_free_silently(caplog: pytest.LogCaptureFixture) -> No
 
 def test_toml_file_extends_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "prices.toml"
-    path.write_text('[openai."gpt-4o-mini"]\ninput = 1.0\noutput = 2.0\n\n[openai."my-ft"]\ninput = 3\noutput = 4\n')
+    path.write_text(
+        '[openai."gpt-4o-mini"]\ninput = 1.0\noutput = 2.0\n\n[openai."my-ft"]\ninput = 3\noutput = 4\n'
+    )
     table = default_price_table({"AAR_PRICES": str(path)})
     assert table.price("openai", "gpt-4o-mini") == Price(1.0, 2.0)
     assert table.price("openai", "my-ft") == Price(3.0, 4.0)

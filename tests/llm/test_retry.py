@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -29,7 +29,10 @@ def test_with_retries_recovers() -> None:
             raise outcome
         return str(outcome)
 
-    assert with_retries(call, policy=RetryPolicy(base_delay_s=0.1, jitter=0, sleep=sleeps.append), provider="p") == "ok"
+    assert (
+        with_retries(call, policy=RetryPolicy(base_delay_s=0.1, jitter=0, sleep=sleeps.append), provider="p")
+        == "ok"
+    )
     assert sleeps == [0.5, 0.2]
 
 
@@ -41,7 +44,7 @@ def test_with_retries_gives_up() -> None:
         calls += 1
         raise TransientFailure(502, "bad gateway")
 
-    with pytest.raises(LLMUnavailableError, match="p unavailable after 4 attempts.*HTTP 502: bad gateway"):
+    with pytest.raises(LLMUnavailableError, match=r"p unavailable after 4 attempts.*HTTP 502: bad gateway"):
         with_retries(call, policy=RetryPolicy(max_attempts=4, sleep=lambda _: None), provider="p")
     assert calls == 4
 

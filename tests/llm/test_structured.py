@@ -27,9 +27,9 @@ def test_first_valid_reply_is_returned_and_recorded() -> None:
 
 def test_errors_are_fed_back_and_messages_left_alone() -> None:
     original = list(MESSAGES)
-    llm = ScriptedLLM(["not json", OUT_OF_RANGE, Hypothesis(**GOOD)])
+    llm = ScriptedLLM(["not json", OUT_OF_RANGE, Hypothesis.model_validate(GOOD)])
     complete_structured(llm, MESSAGES, Hypothesis, node="propose")
-    assert MESSAGES == original
+    assert original == MESSAGES
     assert [len(call.messages) for call in llm.calls] == [2, 4, 6]
     second, third = llm.calls[1].messages, llm.calls[2].messages
     assert second[2] == Message(role="assistant", content="not json")
@@ -54,7 +54,9 @@ def test_transport_failure_is_recorded_then_raised() -> None:
     with pytest.raises(LLMUnavailableError):
         complete_structured(llm, MESSAGES, Hypothesis, node="plan", on_call=records.append)
     assert [r.attempt for r in records] == [1, 2]
-    assert records[1].error is not None and records[1].error.startswith("LLMUnavailableError: scripted unavailable")
+    assert records[1].error is not None and records[1].error.startswith(
+        "LLMUnavailableError: scripted unavailable"
+    )
     assert records[1].tokens_in == 0 and json.loads(records[1].prompt)["messages"][-1]["role"] == "user"
 
 

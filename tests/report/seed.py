@@ -48,10 +48,14 @@ def code(path: Path) -> bytes:
 
 def seed_study(store: Store, name: str = "demo") -> Seeded:
     """A finished study: naive and aux_conf arms (3 seeds each), a refined child, a failure, LLM calls."""
-    naive = store.put_artifact(code(TEMPLATES / "probe" / "method.py"), kind="code", media_type="text/x-python")
+    naive = store.put_artifact(
+        code(TEMPLATES / "probe" / "method.py"), kind="code", media_type="text/x-python"
+    )
     aux_bytes = code(TEMPLATES / "methods" / "aux_conf.py")
     aux = store.put_artifact(aux_bytes, kind="code", media_type="text/x-python")
-    tuned = store.put_artifact(aux_bytes + f"\n{TUNED_MARK}\n".encode(), kind="code", media_type="text/x-python")
+    tuned = store.put_artifact(
+        aux_bytes + f"\n{TUNED_MARK}\n".encode(), kind="code", media_type="text/x-python"
+    )
     with store.session() as session:
         study = create_study(session=session, study_in=StudyCreate(
             name=name, goal="Beat naive PGR on rotten_tomatoes", task="rotten_tomatoes",
@@ -91,7 +95,9 @@ def _hypothesis(session: object, study_id: int, text: str, parent: int | None) -
     return hypothesis.id
 
 
-def queue(store: Store, study_id: int, hypothesis_id: int | None, sha: str | None, config: dict, seed: int) -> int:
+def queue(
+    store: Store, study_id: int, hypothesis_id: int | None, sha: str | None, config: dict, seed: int
+) -> int:
     """Queue one experiment and return its id."""
     with store.session() as session:
         experiment = create_experiment(session=session, study_id=study_id, experiment_in=ExperimentCreate(
@@ -124,7 +130,9 @@ def _finished(store: Store, study_id: int, hypothesis_id: int, sha: str, method:
 
 
 def _failed(store: Store, study_id: int, hypothesis_id: int, sha: str) -> int:
-    experiment_id = queue(store, study_id, hypothesis_id, sha, {"method": "aux_conf", "hparams": {"alpha": 5}}, 0)
+    experiment_id = queue(
+        store, study_id, hypothesis_id, sha, {"method": "aux_conf", "hparams": {"alpha": 5}}, 0
+    )
     log = store.put_artifact(b'{"event": "nan loss at step 2"}\n', kind="log", media_type="application/jsonl")
     with store.session() as session:
         start_experiment(session=session, experiment_id=experiment_id)

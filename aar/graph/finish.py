@@ -1,0 +1,43 @@
+"""End of a study: integrity flags onto the finalists' rows, the report, the study's final status."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aar.store import Experiment, StudyStatus, set_study_status
+
+if TYPE_CHECKING:
+    from aar.graph.runtime import Runtime
+    from aar.graph.state import StudyState
+
+log = logging.getLogger(__name__)
+
+
+def store_integrity(rt: Runtime, finalists: list[dict[str, object]]) -> None:
+    """Keep each finalist's integrity flags in its final experiment's config (`integrity_flags`)."""
+    for f in finalists:
+        exp_id = f.get("experiment_id")
+        if not isinstance(exp_id, int):
+            continue
+        with rt.store.session() as session:
+            exp = session.get(Experiment, exp_id)
+            if exp is not None:
+                exp.config = {**exp.config, "integrity_flags": f.get("flags", []), "integrity": {k: v for k, v in f.items() if k != "flags"}}
+                session.add(exp)
+
+
+def finish_study(rt: Runtime, state: StudyState) -> Path:
+    """Write the report (HTML) beside the store and mark the study finished (or stopped, on budget)."""
+    from aar.report import write_report
+
+    store_integrity(rt, state.finalists)
+    out = rt.settings.results_dir / "reports" / f"study-{rt.study_id}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = write_report(rt.store, rt.study_id, fmt="html", out=out)
+    sha = rt.store.put_artifact(path.read_bytes(), kind="report", media_type="text/html")
+    status = StudyStatus.STOPPED if (state.stop_reason or "").startswith("budget") else StudyStatus.FINISHED
+    with rt.store.session() as session:
+        set_study_status(session=session, study_id=rt.study_id, status=status, report_sha256=sha)
+    return path

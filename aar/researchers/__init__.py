@@ -1,0 +1,1 @@
+"""Researcher policies that drive the agent graph: `builtin` (no LLM) and `llm`."""
