@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aar.budget import BudgetExceeded
+from aar.errors import AgentError
 from aar.graph.audit import audit_source
 from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Outcome, Proposal, StudyState
@@ -86,6 +87,7 @@ def plan(state: StudyState, rt: Runtime) -> Update:
         naive = naive_baseline(rt.setup, list(range(state.config.seeds)))
         nexp = record_result(rt.store, study_id=rt.study_id, result=naive, method_path=rt.setup.template.dir.parent / "methods" / "naive.py", extra_config={"role": "baseline"})
         update["naive"] = outcome_from(naive, nexp, None, rt.library["naive"])
+        update["best"] = update["naive"]  # the study's best is never worse than the baseline it started from
         rt.event("plan", f"naive PGR on dev: {update['naive'].dev_pgr}", experiment_id=nexp)
     reserve = 2 * state.config.finalists
     left = rt.budget.remaining()
@@ -134,11 +136,7 @@ def implement(state: StudyState, rt: Runtime) -> Update:
             code = rt.researcher.implement(c.proposal, c.observations, view(state, rt))
         except BudgetExceeded as exc:
             return {"stop_reason": f"budget: {exc.limit}"}
-        except Exception as exc:  # noqa: BLE001 - an LLM's failure to produce code is the hypothesis's failure
-            from aar.errors import AarError
-
-            if not isinstance(exc, AarError):
-                raise
+        except AgentError as exc:  # the model could not produce valid code: the hypothesis fails
             out.append(c.model_copy(update={"status": "failed", "observations": [*c.observations, str(exc)]}))
             continue
         rt.event("implement", f"method.py for hypothesis {c.hypothesis_id} ({len(code.splitlines())} lines)", hypothesis_id=c.hypothesis_id)
@@ -254,12 +252,15 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
     """Paired comparisons with naive and the best so far; a finding per hypothesis; update the best."""
     new = state.outcomes[-len([c for c in state.candidates if c.status == "done"]) :] if state.candidates else []
     new = [o for o in new if o.hypothesis_id in {c.hypothesis_id for c in state.candidates}]
-    best, improved = state.best, False
+    best, improved, stop = state.best, False, None
     for o in new:
         if state.naive and o.status == "ok":
             o.verdict_vs_naive = paired_comparison(o.dev_pgr_by_seed, state.naive.dev_pgr_by_seed).describe()
             o.verdict_vs_best = paired_comparison(o.dev_pgr_by_seed, best.dev_pgr_by_seed).describe() if best else "first result"
-        finding = rt.researcher.analyze(o, view(state, rt))
+        try:
+            finding = rt.researcher.analyze(o, view(state, rt))
+        except BudgetExceeded as exc:
+            finding, stop = f"(no analysis: budget limit {exc.limit} reached)", f"budget: {exc.limit}"
         status = _hypothesis_status(o)
         with rt.store.session() as session:
             update_hypothesis(session=session, hypothesis_id=o.hypothesis_id or 0, status=status, finding=finding)
@@ -267,7 +268,8 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
         feedback = state.config.feedback
         if score_of(o, feedback) is not None and (best is None or (score_of(o, feedback) or 0) > (score_of(best, feedback) or 0)):
             best, improved = o, True
-    return {"best": best, "stalled_rounds": 0 if improved else state.stalled_rounds + 1}
+    update: Update = {"best": best, "stalled_rounds": 0 if improved else state.stalled_rounds + 1}
+    return update | ({"stop_reason": stop} if stop else {})
 
 
 def _hypothesis_status(o: Outcome) -> HypothesisStatus:

@@ -8,11 +8,17 @@ agent when it queues an experiment):
 - `hparams` (dict): the hyperparameters the method ran with; experiments with equal method and
   hparams form one *arm*, whose seeds are pooled.
 - `seeds` (list[int], optional): when one experiment ran several seeds; else `Experiment.seed`.
+- `role` (str, optional): `baseline` | `search` | `final` (a finalist's sealed-test rerun) |
+  `ablation:<name>` (an integrity ablation). Final and ablation runs stay out of the methods table;
+  final runs fill the sealed-test table.
 - `integrity_flags` (list[str] | dict[str, str], optional): integrity-check findings to surface.
+- `integrity` (dict, optional): details of the finalist checks; `ablation_experiment_id` links the
+  weak-label-shuffle run whose test PGR the sealed-test table shows beside the finalist's.
 - `audit` (list[str | dict], optional): the static audit's findings on the method code.
 
-Score metrics read: `pgr`, `accuracy` (the weak-to-strong model), `weak_accuracy`, `strong_ceiling`
-(aliases `w2s_accuracy`, `weak_acc`, `ceiling_accuracy`, `ceiling_acc` are accepted).
+Score metrics read: `pgr` (with its CI), the weak-to-strong model's accuracy `w2s_acc`, `weak_acc` and
+`ceiling_acc` (aliases `accuracy` / `w2s_accuracy`, `weak_accuracy`, `strong_ceiling` /
+`ceiling_accuracy` are accepted).
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ from aar.store.models import Experiment, ExperimentStatus, Score
 from aar.w2s.stats import bootstrap_ci
 
 PGR = "pgr"
-W2S_ACC = ("accuracy", "w2s_accuracy", "w2s_acc")
-WEAK_ACC = ("weak_accuracy", "weak_acc")
-CEILING_ACC = ("strong_ceiling", "ceiling_accuracy", "ceiling_acc")
+W2S_ACC = ("w2s_acc", "accuracy", "w2s_accuracy")
+WEAK_ACC = ("weak_acc", "weak_accuracy")
+CEILING_ACC = ("ceiling_acc", "strong_ceiling", "ceiling_accuracy")
 BOOTSTRAP_DRAWS = 1_000_000
 
 
@@ -82,6 +88,17 @@ class Run:
         """The value of `score(split, *metrics)`, None when not recorded."""
         found = self.score(split, *metrics)
         return None if found is None else found.value
+
+    @property
+    def role(self) -> str:
+        """Why the agent ran it (`config["role"]`): baseline, search, final, ablation:…; "" if unsaid."""
+        role = self.config.get("role")
+        return role if isinstance(role, str) else ""
+
+    @property
+    def in_search(self) -> bool:
+        """True for runs that compare methods: not a finalist's sealed rerun, not an integrity ablation."""
+        return self.role != "final" and not self.role.startswith("ablation")
 
     @property
     def arm(self) -> tuple[str, str, str]:
@@ -226,7 +243,7 @@ def method_rows(runs: list[Run], split: str) -> list[MethodRow]:
     arms: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
     per_method: dict[str, int] = defaultdict(int)
     for run in runs:
-        if run.status == ExperimentStatus.OK:
+        if run.status == ExperimentStatus.OK and run.in_search:
             arms[run.arm].append(run)
             per_method[run.method] += 1
     best: dict[str, MethodRow] = {}

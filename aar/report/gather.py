@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from aar.errors import UserError
 from aar.report.data import (
     PGR,
+    W2S_ACC,
     Flag,
     MethodRow,
     Run,
@@ -38,13 +39,14 @@ Curve = list[tuple[int, float]]
 
 @dataclass
 class TestRow:
-    """A sealed-test result of one experiment (a finalist)."""
+    """A sealed-test result of one experiment (a finalist), beside its weak-label-shuffle ablation."""
 
     run: Run
     pgr: float | None
     ci_low: float | None
     ci_high: float | None
     accuracy: float | None
+    shuffled_pgr: float | None
 
 
 @dataclass
@@ -103,15 +105,26 @@ def _gather(session: Session, study_id: int) -> ReportData:
 
 
 def test_rows(runs: list[Run]) -> list[TestRow]:
-    """Finished experiments scored on the sealed test split, best test PGR first."""
+    """Sealed-test results, best first: the finalists' runs (role `final`), else any scored search run."""
+    scored = [r for r in runs if r.status == ExperimentStatus.OK and r.score("test", PGR) is not None]
+    finals = [r for r in scored if r.role == "final"] or [r for r in scored if r.in_search]
+    by_id = {r.id: r for r in runs}
     rows = []
-    for run in runs:
+    for run in finals:
         score = run.score("test", PGR)
-        if run.status != ExperimentStatus.OK or score is None:
-            continue
-        accuracy = run.value("test", "accuracy", "w2s_accuracy", "w2s_acc")
-        rows.append(TestRow(run, score.value, score.ci_low, score.ci_high, accuracy))
+        assert score is not None
+        ablation = by_id.get(_ablation_id(run) or -1)
+        shuffled = ablation.value("test", PGR) if ablation else None
+        rows.append(
+            TestRow(run, score.value, score.ci_low, score.ci_high, run.value("test", *W2S_ACC), shuffled)
+        )
     return sorted(rows, key=lambda r: -(r.pgr if r.pgr is not None else float("-inf")))
+
+
+def _ablation_id(run: Run) -> int | None:
+    details = run.config.get("integrity")
+    found = details.get("ablation_experiment_id") if isinstance(details, dict) else None
+    return found if isinstance(found, int) else None
 
 
 def method_curves(session: Session, methods: list[MethodRow], split: str) -> dict[str, Curve]:

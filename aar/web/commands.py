@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,32 +10,27 @@ import typer
 from rich.console import Console
 
 from aar.config import Settings
+from aar.errors import UserError
 from aar.store.engine import open_store
 from aar.web.security import TOKEN_ENV, check_binding
 
 console = Console()
 
 
-class ReportFormat(StrEnum):
-    """Formats `aar report` writes."""
-
-    HTML = "html"
-    MD = "md"
-
-
 def report(
     study: Annotated[str, typer.Argument(help="Study name or id.")],
-    fmt: Annotated[
-        ReportFormat, typer.Option("--format", help="html (self-contained) or md.")
-    ] = ReportFormat.HTML,
+    # A plain string checked by write_report: a bad value is then one UserError line, exit 2.
+    fmt: Annotated[str, typer.Option("--format", help="html (self-contained) or md.")] = "html",
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default results/reports/).")] = None,
 ) -> None:
     """Write a study's report: methods, PGR with CIs, plots, hypotheses, integrity flags, winning code."""
-    from aar.report import write_report
+    from aar.report import FORMATS, write_report
 
+    if fmt not in FORMATS:
+        raise UserError(f"unknown report format {fmt!r}; use html or md")
     store = open_store(Settings())
     try:
-        path = write_report(store, study, fmt="md" if fmt == ReportFormat.MD else "html", out=out)
+        path = write_report(store, study, fmt="md" if fmt == "md" else "html", out=out)
     finally:
         store.close()
     console.print(f"report written to {path}")

@@ -14,7 +14,7 @@ from sqlalchemy import and_, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from aar.report.data import method_name
+from aar.report.data import W2S_ACC, method_name
 from aar.store.crud import get_hypothesis
 from aar.store.models import BudgetCharge, Experiment, ExperimentStatus, LLMCall, Score
 from aar.store.queries import StudySummary
@@ -31,6 +31,7 @@ class ExperimentRow(BaseModel):
     number: int
     status: str
     method: str
+    role: str
     seed: int
     hypothesis_id: int | None
     pgr: float | None
@@ -86,7 +87,7 @@ def experiment_page(
     query = (
         select(Experiment, pgr, col(acc.value))
         .outerjoin(pgr, _score_join(pgr, split, "pgr"))
-        .outerjoin(acc, _score_join(acc, split, "accuracy"))
+        .outerjoin(acc, _score_join(acc, split, *W2S_ACC))
         .where(Experiment.study_id == study_id)
         .order_by(key.is_(None), key.desc() if order == "desc" else key.asc(), col(Experiment.number))
         .offset((page - 1) * per_page)
@@ -99,20 +100,24 @@ def experiment_page(
     )
 
 
-def _score_join(score: Any, split: str, metric: str) -> Any:
-    """The join condition of an aliased Score to its experiment's `metric` on `split`."""
+def _score_join(score: Any, split: str, *metrics: str) -> Any:
+    """The join condition of an aliased Score to its experiment's `metrics` (aliases) on `split`."""
     return and_(
-        col(score.experiment_id) == col(Experiment.id), col(score.split) == split, col(score.metric) == metric
+        col(score.experiment_id) == col(Experiment.id),
+        col(score.split) == split,
+        col(score.metric).in_(metrics),
     )
 
 
 def _row(e: Experiment, pgr: Score | None, acc: float | None) -> ExperimentRow:
     assert e.id is not None
+    config = e.config if isinstance(e.config, dict) else {}
     return ExperimentRow(
         id=e.id,
         number=e.number,
         status=e.status,
-        method=method_name(e.config if isinstance(e.config, dict) else {}, e.template, e.method_sha256),
+        method=method_name(config, e.template, e.method_sha256),
+        role=str(config.get("role") or ""),
         seed=e.seed,
         hypothesis_id=e.hypothesis_id,
         pgr=pgr.value if pgr else None,
@@ -205,7 +210,7 @@ def parent_code_sha(*, session: Session, experiment: Experiment) -> tuple[int, s
     pgr = aliased(Score)
     query = (
         select(Experiment.method_sha256)
-        .outerjoin(pgr, and_(_score_join(pgr, "dev", "pgr")))
+        .outerjoin(pgr, _score_join(pgr, "dev", "pgr"))
         .where(Experiment.hypothesis_id == parent_id, col(Experiment.method_sha256).is_not(None))
         .order_by(col(pgr.value).is_(None), col(pgr.value).desc(), col(Experiment.number).desc())
         .limit(1)

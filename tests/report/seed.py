@@ -67,13 +67,12 @@ def seed_study(store: Store, name: str = "demo") -> Seeded:
         h_aux = _hypothesis(session, study.id, "Auxiliary confidence loss helps", None)
         h_tuned = _hypothesis(session, study.id, "Stronger confidence weight helps more", h_aux)
         seeded.hypotheses = {"naive": h_naive, "aux": h_aux, "tuned": h_tuned}
+    audit = {"audit": [{"rule": "no-network", "message": "passed"}, "smoke run passed"]}
     arms = [
         ("naive", h_naive, naive, {"lr": 0.001}, [0.10, 0.12, 0.08], {}),
         ("aux_conf", h_aux, aux, {"alpha": 0.5}, [0.40, 0.35, 0.45], {}),
-        ("aux_conf_tuned", h_tuned, tuned, {"alpha": 0.9}, [0.50, 0.48],
-         {"integrity_flags": ["weak-label shuffle ablation kept 80% of PGR"],
-          "audit": [{"rule": "no-network", "message": "passed"}, "smoke run passed"]}),
-    ]  # fmt: skip
+        ("aux_conf_tuned", h_tuned, tuned, {"alpha": 0.9}, [0.50, 0.48], audit),
+    ]
     for method, hypothesis_id, sha, hparams, pgrs, extra in arms:
         ids = [
             _finished(store, study.id, hypothesis_id, sha, method, hparams, seed, pgr, extra)
@@ -82,7 +81,7 @@ def seed_study(store: Store, name: str = "demo") -> Seeded:
         seeded.experiments[method] = ids
         seeded.pgr[method] = pgrs
     seeded.experiments["failed"] = [_failed(store, study.id, h_aux, aux)]
-    _test_score(store, seeded.experiments["aux_conf_tuned"][0])
+    seeded.experiments["ablation"], seeded.experiments["final"] = _finalist(store, study.id, h_tuned, tuned)
     _findings_and_calls(store, seeded)
     return seeded
 
@@ -106,24 +105,32 @@ def queue(
         return experiment.id
 
 
-def finish_ok(store: Store, experiment_id: int, pgr: float, split: str = "dev") -> None:
-    """Start and finish an experiment with a PGR, accuracies and a dev curve."""
+def scores(split: str, pgr: float, width: float = 0.05) -> list[ScoreBase]:
+    """PGR with its CI and the accuracies, under the metric names `aar.recording` writes."""
+    return [ScoreBase(split=split, metric="pgr", value=pgr, ci_low=pgr - width, ci_high=pgr + width),
+            ScoreBase(split=split, metric="w2s_acc", value=0.63 + 0.13 * pgr),
+            ScoreBase(split=split, metric="weak_acc", value=0.63),
+            ScoreBase(split=split, metric="ceiling_acc", value=0.76)]  # fmt: skip
+
+
+def finish_ok(
+    store: Store, experiment_id: int, pgr: float, split: str = "dev", test_pgr: float | None = None
+) -> None:
+    """Start and finish an experiment with a PGR, accuracies and a curve (and a sealed-test PGR)."""
+    test = scores("test", test_pgr, 0.06) if test_pgr is not None else []
     with store.session() as session:
         start_experiment(session=session, experiment_id=experiment_id)
     with store.session() as session:
         finish_experiment(
             session=session, experiment_id=experiment_id, status=ExperimentStatus.OK, device_seconds=30.0,
-            scores=[ScoreBase(split=split, metric="pgr", value=pgr, ci_low=pgr - 0.05, ci_high=pgr + 0.05),
-                    ScoreBase(split=split, metric="accuracy", value=0.63 + 0.13 * pgr),
-                    ScoreBase(split=split, metric="weak_accuracy", value=0.63),
-                    ScoreBase(split=split, metric="strong_ceiling", value=0.76)],
+            scores=scores(split, pgr) + test,
             curve=[CurvePointBase(step=s, split=split, accuracy=0.63 + 0.13 * pgr * s / 3, pgr=pgr * s / 3)
                    for s in range(4)])  # fmt: skip
 
 
 def _finished(store: Store, study_id: int, hypothesis_id: int, sha: str, method: str,
               hparams: dict, seed: int, pgr: float, extra: dict) -> int:  # fmt: skip
-    config = {"method": method, "template": "probe", "hparams": hparams, **extra}
+    config = {"method": method, "template": "probe", "hparams": hparams, "role": "search", **extra}
     experiment_id = queue(store, study_id, hypothesis_id, sha, config, seed)
     finish_ok(store, experiment_id, pgr)
     return experiment_id
@@ -142,13 +149,18 @@ def _failed(store: Store, study_id: int, hypothesis_id: int, sha: str) -> int:
     return experiment_id
 
 
-def _test_score(store: Store, experiment_id: int) -> None:
-    from aar.store import add_scores
-
-    with store.session() as session:
-        add_scores(session=session, experiment_id=experiment_id, scores=[
-            ScoreBase(split="test", metric="pgr", value=0.44, ci_low=0.38, ci_high=0.50),
-            ScoreBase(split="test", metric="accuracy", value=0.687)])  # fmt: skip
+def _finalist(store: Store, study_id: int, hypothesis_id: int, sha: str) -> tuple[list[int], list[int]]:
+    """The winner's sealed-test rerun and its weak-label-shuffle ablation, as the graph records them."""
+    config = {"method": "aux_conf_tuned", "template": "probe", "hparams": {"alpha": 0.9}, "seeds": [0, 1, 2]}
+    ablation = queue(
+        store, study_id, hypothesis_id, sha, {**config, "role": "ablation:shuffled_weak_labels"}, 0
+    )
+    finish_ok(store, ablation, 0.05, test_pgr=0.05)
+    final_config = {**config, "role": "final", "integrity_flags": ["weak-label shuffle ablation kept 80% of PGR"],
+                    "integrity": {"ablation_experiment_id": ablation, "vs_shuffled": "better"}}  # fmt: skip
+    final = queue(store, study_id, hypothesis_id, sha, final_config, 0)
+    finish_ok(store, final, 0.47, test_pgr=0.44)
+    return [ablation], [final]
 
 
 def _findings_and_calls(store: Store, seeded: Seeded) -> None:

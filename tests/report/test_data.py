@@ -55,4 +55,6 @@ def test_gather_reads_curves_and_winner_code(store: Store, seeded: Seeded) -> No
     assert data.winner_code is not None and "tuned" in data.winner_code
     assert set(data.curves) == {"naive", "aux_conf", "aux_conf_tuned"}
     assert data.curves["naive"][-1] == (3, pytest.approx(0.10))
-    assert [t.run.method for t in data.tests] == ["aux_conf_tuned"]
+    assert [(t.run.method, t.run.role, t.pgr, t.shuffled_pgr) for t in data.tests] == [
+        ("aux_conf_tuned", "final", 0.44, 0.05)
+    ]

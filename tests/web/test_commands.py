@@ -30,6 +30,8 @@ def test_report_command(tmp_path: Path) -> None:
     missing = _aar("report", "nope", results=results)
     assert missing.returncode == 2
     assert len(missing.stderr.strip().splitlines()) == 1 and "no study named" in missing.stderr
+    bad_format = _aar("report", "demo", "--format", "pdf", results=results)
+    assert bad_format.returncode == 2 and "unknown report format" in bad_format.stderr
 
 
 def test_serve_refuses_a_public_host_without_token(tmp_path: Path) -> None:

@@ -47,7 +47,9 @@ def test_experiment_page_shows_code_diffs(client: TestClient, seeded: Seeded) ->
     text = client.get(f"/experiments/{experiment_id}").text
     assert "against the template" in text and "against the parent hypothesis" in text
     assert f'<span class="add">+{TUNED_MARK}</span>' in text
-    assert "weak-label shuffle ablation" in text and "no-network: passed" in text
+    assert "no-network: passed" in text
+    final = client.get(f"/experiments/{seeded.experiments['final'][0]}").text
+    assert "integrity: weak-label shuffle ablation kept 80% of PGR" in final
     assert f"/experiments/{experiment_id}/curve.svg" in text
 
 

@@ -1,0 +1,196 @@
+"""The LLM researcher: prompts (Jinja package data) → structured outputs validated by pydantic.
+
+Every call goes to the store (node, model, tokens, cost, latency, prompt and response artifacts) and is
+charged to the budget; the budget is checked before each call. An invalid reply is retried with the
+validation error shown to the model (aar.llm.complete_structured); the last failure becomes an
+observation or a failed step, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from pydantic import BaseModel, Field
+
+from aar.budget import Budget
+from aar.config import StudyConfig
+from aar.graph.state import Outcome, Proposal
+from aar.llm import (
+    AdapterSettings,
+    LLMCallRecord,
+    LLMClient,
+    Message,
+    RetryPolicy,
+    StructuredOutputError,
+    complete_structured,
+    default_price_table,
+    make_client,
+)
+from aar.researchers.base import Decision, ResearchView
+from aar.store import LLMCallCreate, Store, record_llm_call
+
+PROMPTS = Path(__file__).resolve().parent.parent / "graph" / "prompts"
+MAX_TOKENS = 4096
+
+
+class ProposalItem(BaseModel):
+    text: str = Field(description="The hypothesis, one sentence.")
+    rationale: str
+    expected_effect: str
+    base_method: str = Field(description="Library method to start from.")
+    hparams: dict[str, float | int | str | bool] = Field(default_factory=dict)
+
+
+class Proposals(BaseModel):
+    hypotheses: list[ProposalItem]
+
+
+class MethodCode(BaseModel):
+    method_code: str = Field(description="The complete method.py file.")
+
+
+class Finding(BaseModel):
+    finding: str
+
+
+class DecisionOut(BaseModel):
+    action: Literal["continue", "stop"]
+    reason: str
+
+
+class LLMResearcher:
+    """A researcher that asks a language model at every step."""
+
+    name = "llm"
+
+    def __init__(
+        self, client: LLMClient, store: Store, study_id: int, budget: Budget, config: StudyConfig
+    ) -> None:
+        self.client, self.store, self.study_id, self.budget, self.config = (
+            client,
+            store,
+            study_id,
+            budget,
+            config,
+        )
+        self.env = Environment(
+            loader=FileSystemLoader(str(PROMPTS)), undefined=StrictUndefined, autoescape=False
+        )
+
+    @classmethod
+    def from_config(
+        cls, config: StudyConfig, *, store: Store, study_id: int, budget: Budget
+    ) -> LLMResearcher:
+        """A client for `config.model`; AAR_LLM_RETRY_ATTEMPTS / AAR_LLM_RETRY_BASE_S tune transport retries."""
+        retry = RetryPolicy(
+            max_attempts=int(os.environ.get("AAR_LLM_RETRY_ATTEMPTS", "5")),
+            base_delay_s=float(os.environ.get("AAR_LLM_RETRY_BASE_S", "1.0")),
+        )
+        settings = AdapterSettings(prices=default_price_table(), retry=retry)
+        return cls(make_client(config.model, settings=settings), store, study_id, budget, config)
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+    def _messages(self, view: ResearchView, template: str, **context: Any) -> list[Message]:
+        system = self.env.get_template("system.j2").render(
+            goal=view.goal, task=view.task, pair=view.pair, template=view.template, feedback=view.feedback
+        )
+        return [
+            Message(role="system", content=system),
+            Message(role="user", content=self.env.get_template(template).render(**context)),
+        ]
+
+    def _record(self, record: LLMCallRecord) -> None:
+        prompt = self.store.put_artifact(record.prompt.encode(), kind="prompt", media_type="application/json")
+        response = (
+            self.store.put_artifact(record.response.encode(), kind="response", media_type="application/json")
+            if record.response
+            else None
+        )
+        with self.store.session() as session:
+            call = record_llm_call(session=session, study_id=self.study_id, call_in=LLMCallCreate(
+                node=record.node, provider=record.provider, model=record.model, tokens_in=record.tokens_in,
+                tokens_out=record.tokens_out, cost_usd=record.cost_usd, latency_s=record.latency_s,
+                prompt_sha256=prompt, response_sha256=response, error=record.error))  # fmt: skip
+            call_id = int(call.id or 0)
+        self.budget.charge("usd", record.cost_usd, key=f"llm_call:{call_id}:usd", what_for=record.node)
+        self.budget.charge(
+            "tokens",
+            record.tokens_in + record.tokens_out,
+            key=f"llm_call:{call_id}:tokens",
+            what_for=record.node,
+        )
+
+    def _ask(self, messages: list[Message], schema: type[Any], node: str) -> Any:
+        return complete_structured(
+            self.client, messages, schema, node=node, max_tokens=MAX_TOKENS, on_call=self._record,
+            before_call=lambda: self.budget.check_llm(est_tokens=MAX_TOKENS),
+        )  # fmt: skip
+
+    @staticmethod
+    def _brief(o: Outcome | None) -> str:
+        if o is None:
+            return "none"
+        fields = {"method": o.method, "hparams": o.hparams, "status": o.status, "dev_pgr": o.dev_pgr, "ci": [o.dev_pgr_lo, o.dev_pgr_hi],
+                  "vs_naive": o.verdict_vs_naive, "signals": o.signals, "error": o.error[:300]}  # fmt: skip
+        return json.dumps(
+            {k: v for k, v in fields.items() if v not in (None, "", {}, [None, None])}, default=str
+        )
+
+    # ---- the researcher protocol ----------------------------------------------------------------------
+    def propose(self, view: ResearchView) -> list[Proposal]:
+        messages = self._messages(
+            view, "propose.j2", round=view.round, budget_left=view.budget_left, library=list(view.library),
+            defaults=view.template_defaults, naive=self._brief(view.naive) if view.naive else "", best=self._brief(view.best) if view.best else "",
+            history=[self._brief(o) for o in view.history[-30:]], per_round=view.per_round,
+        )  # fmt: skip
+        try:
+            out: Proposals = self._ask(messages, Proposals, "propose")
+        except StructuredOutputError:
+            return []
+        return [
+            Proposal(
+                **{
+                    **p.model_dump(),
+                    "base_method": p.base_method if p.base_method in view.library else "naive",
+                }
+            )
+            for p in out.hypotheses
+        ]
+
+    def implement(self, proposal: Proposal, observations: list[str], view: ResearchView) -> str:
+        messages = self._messages(
+            view,
+            "implement.j2",
+            proposal=proposal,
+            base_code=view.library.get(proposal.base_method, view.library["naive"]),
+            observations=observations,
+        )
+        out: MethodCode = self._ask(messages, MethodCode, "implement")
+        return out.method_code
+
+    def analyze(self, outcome: Outcome, view: ResearchView) -> str:
+        messages = self._messages(view, "analyze.j2", hypothesis=outcome.method, outcome=self._brief(outcome))
+        try:
+            out: Finding = self._ask(messages, Finding, "analyze")
+        except StructuredOutputError as exc:
+            return f"(no valid analysis from the model: {exc})"
+        return out.finding
+
+    def decide(self, view: ResearchView) -> Decision:
+        messages = self._messages(
+            view,
+            "decide.j2",
+            round=view.round,
+            budget_left=view.budget_left,
+            best=self._brief(view.best) if view.best else "",
+            history=[self._brief(o) for o in view.history[-30:]],
+        )
+        try:
+            out: DecisionOut = self._ask(messages, DecisionOut, "decide")
+        except StructuredOutputError:
+            return Decision("continue", "the model gave no valid decision")
+        return Decision(out.action, out.reason)

@@ -1,0 +1,131 @@
+"""The builtin researcher end to end on the offline testbed, budgets, and resume after kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from aar.graph.study import start_study
+from aar.store import BudgetCharge, Experiment, Hypothesis, Score, Study, open_store
+from tests.graph.conftest import SIZES, Events, study_config
+
+
+def experiments(store, study_id: int) -> list[Experiment]:
+    with store.session() as session:
+        return list(session.exec(select(Experiment).where(Experiment.study_id == study_id)).all())
+
+
+def test_builtin_study_end_to_end(settings, store):
+    events = Events()
+    outcome = start_study(study_config("e2e"), settings, store, display=events)
+    assert outcome.stop_reason and outcome.report_path and Path(outcome.report_path).is_file()
+    for node in (
+        "plan",
+        "propose",
+        "implement",
+        "audit",
+        "run",
+        "evaluate",
+        "analyze",
+        "decide",
+        "finalize",
+        "report",
+    ):
+        assert node in events.nodes()
+    rows = experiments(store, outcome.study_id)
+    naive = next(e for e in rows if e.config.get("role") == "baseline")
+    with store.session() as session:
+        scores = {(s.experiment_id, s.split, s.metric): s.value for s in session.exec(select(Score)).all()}
+        study = session.get(Study, outcome.study_id)
+        hypotheses = session.exec(select(Hypothesis).where(Hypothesis.study_id == outcome.study_id)).all()
+    assert study.status in ("finished", "stopped")
+    naive_pgr = scores[(naive.id, "dev", "pgr")]
+    assert outcome.best["dev_pgr"] >= naive_pgr  # the study's best is at least the naive baseline
+    assert all(h.finding for h in hypotheses if h.status != "proposed")
+    finals = [e for e in rows if e.config.get("role") == "final"]
+    assert finals and all((e.id, "test", "pgr") in scores or e.status != "ok" for e in finals)
+    assert "integrity_flags" in finals[0].config
+    # every experiment's PGR the report shows is the store's number
+    report = Path(outcome.report_path).read_text()
+    for e in finals:
+        if (e.id, "test", "pgr") in scores:
+            assert f"{scores[(e.id, 'test', 'pgr')]:.3f}" in report
+
+
+def test_budget_stops_cleanly_and_never_overruns(settings, store):
+    outcome = start_study(
+        study_config("tight", max_experiments=5, per_round=3), settings, store, display=Events()
+    )
+    assert outcome.stop_reason.startswith("budget")
+    with store.session() as session:
+        charged = session.exec(
+            select(BudgetCharge).where(
+                BudgetCharge.study_id == outcome.study_id, BudgetCharge.kind == "experiments"
+            )
+        ).all()
+        study = session.get(Study, outcome.study_id)
+    assert len(charged) <= 5 + 1  # never overrun by more than one job
+    assert study.status == "stopped" and study.report_sha256
+
+
+def test_blind_mode_hides_ground_truth_from_the_researcher(settings, store, monkeypatch):
+    from aar.researchers import builtin
+
+    seen = []
+    real = builtin.BuiltinResearcher.propose
+
+    def spy(self, view):
+        seen.append(view)
+        return real(self, view)
+
+    monkeypatch.setattr(builtin.BuiltinResearcher, "propose", spy)
+    start_study(study_config("blind", feedback="blind", max_experiments=5), settings, store, display=Events())
+    assert seen
+    for view in seen:
+        for o in [*view.history, view.naive, view.best]:
+            if o is not None:
+                assert o.dev_pgr is None and not o.dev_pgr_by_seed and o.verdict_vs_naive == ""
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9(results_env: Path):
+    env = {**os.environ, "AAR_RESULTS_DIR": str(results_env)}
+    cmd = [sys.executable, "-m", "aar"]
+    args = ["run", "--name", "k9", "--sizes", SIZES, "--seeds", "2", "--per-round", "2", "--max-experiments", "8",
+            "--sandbox", "local", "--unsafe-local"]  # fmt: skip
+    proc = subprocess.Popen([*cmd, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store = open_store(url=None, results_dir=results_env)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        rows = [e for e in _all(store) if e.config.get("role") == "search" and e.status == "ok"]
+        if rows:
+            break
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.5)
+    before = {e.id: (e.status, e.device_seconds) for e in _all(store) if e.status == "ok"}
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    out = subprocess.run([*cmd, "resume", "k9"], env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    after = _all(store)
+    for exp_id, state in before.items():  # nothing finished was lost or redone
+        assert next(e for e in after if e.id == exp_id).status == state[0]
+    search = [e for e in after if e.config.get("role") == "search" and e.status == "ok"]
+    assert len({e.hypothesis_id for e in search}) == len(search)  # no hypothesis ran twice
+    with store.session() as session:
+        keys = [c.key for c in session.exec(select(BudgetCharge)).all() if c.key]
+        study = session.exec(select(Study).where(Study.name == "k9")).one()
+    assert len(keys) == len(set(keys)) and study.status in ("finished", "stopped")
+    store.close()
+
+
+def _all(store) -> list[Experiment]:
+    with store.session() as session:
+        return list(session.exec(select(Experiment)).all())
