@@ -10,8 +10,8 @@ from aar.graph import nodes
 from aar.graph.runtime import Runtime
 from aar.graph.state import StudyState
 
-# A study runs ~9 steps per round; the limit only guards against a routing bug looping forever.
-RECURSION_LIMIT = 100_000
+# A study runs ~9 steps per round (max_rounds ≤ a few hundred); the limit only stops a routing bug.
+RECURSION_LIMIT = 5_000
 
 
 def build_graph(rt: Runtime, checkpointer: Any) -> Any:
@@ -24,7 +24,7 @@ def build_graph(rt: Runtime, checkpointer: Any) -> Any:
     graph.add_conditional_edges("plan", nodes.route_after_plan)  # → propose, or finalize when out of budget
     graph.add_conditional_edges("propose", nodes.route_after_propose)  # → implement, or finalize
     graph.add_edge("implement", "audit")
-    graph.add_conditional_edges("audit", nodes.route_after_audit)  # failed audits → implement, else → run
+    graph.add_conditional_edges("audit", nodes.route_after_audit)  # failed audits → implement, else → run (or stop)
     graph.add_edge("run", "evaluate")  # host scores the sandbox's predictions
     graph.add_edge("evaluate", "analyze")
     graph.add_edge("analyze", "decide")

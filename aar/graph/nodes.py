@@ -178,7 +178,9 @@ def _audit_one(c: Candidate, rt: Runtime) -> str | None:
     return None if result.status == "ok" else f"smoke run {result.status}: {result.error[-1500:]}"
 
 
-def route_after_audit(state: StudyState) -> Literal["implement", "run"]:
+def route_after_audit(state: StudyState) -> Literal["implement", "run", "finalize"]:
+    if state.stop_reason:
+        return "finalize"
     return "implement" if any(c.status == "pending" for c in state.candidates) else "run"
 
 

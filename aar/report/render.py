@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from aar.errors import UserError
 from aar.report import plots
 from aar.report.gather import ReportData, gather
 from aar.store.engine import Store
+from aar.store.queries import BudgetLine
 
 Format = Literal["html", "md"]
 FORMATS: tuple[str, ...] = ("html", "md")
@@ -42,6 +43,13 @@ def fmt_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
+def fmt_budget(line: BudgetLine) -> tuple[str, str, str]:
+    """A budget line's limit, used and left as shown; a `deadline` limit is a UNIX time, shown as a date."""
+    if line.kind == "deadline" and line.limit is not None:
+        return fmt_time(datetime.fromtimestamp(line.limit, UTC)), "", ""
+    return fmt_num(line.limit, 2), fmt_num(line.used, 2), fmt_num(line.left, 2)
+
+
 def fmt_json(value: Any) -> str:
     """Compact JSON for a config or hyperparameters cell."""
     return json.dumps(value, sort_keys=True, default=str)
@@ -56,7 +64,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=fmt_num, ci=fmt_ci, time=fmt_time, json=fmt_json)
+    env.filters.update(num=fmt_num, ci=fmt_ci, time=fmt_time, json=fmt_json, budget=fmt_budget)
     return env
 
 

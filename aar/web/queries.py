@@ -15,8 +15,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from aar.report.data import W2S_ACC, method_name
+from aar.report.render import fmt_budget
 from aar.store.crud import get_hypothesis
-from aar.store.models import BudgetCharge, Experiment, ExperimentStatus, LLMCall, Score
+from aar.store.models import AgentEvent, BudgetCharge, Experiment, ExperimentStatus, LLMCall, Score
 from aar.store.queries import StudySummary
 
 SortKey = Literal["number", "pgr", "accuracy", "status", "seed", "device_seconds"]
@@ -145,8 +146,11 @@ def progress(summary: StudySummary) -> Progress:
     best = summary.best
     fields["best"] = "—" if best is None else f"{best.value:.3f} (experiment {best.number})"
     for line in summary.budget:
-        limit = "" if line.limit is None else f" / {line.limit:.2f}"
-        fields[f"budget.{line.kind}"] = f"{line.used:.2f}{limit}"
+        limit, used, _ = fmt_budget(line)
+        if line.kind == "deadline":
+            fields[f"budget.{line.kind}"] = limit
+        else:
+            fields[f"budget.{line.kind}"] = used if line.limit is None else f"{used} / {limit}"
     fields["llm"] = f"{summary.llm_calls} calls, ${summary.llm_cost_usd:.4f}"
     fields["hypotheses"] = str(summary.hypotheses)
     stamp = json.dumps(fields, sort_keys=True).encode()
@@ -194,6 +198,32 @@ def llm_calls(*, session: Session, study_id: int, page: int, per_page: int) -> t
         .limit(per_page)
     )
     rows = [LLMCallRow.model_validate(call, from_attributes=True) for call in session.exec(query).all()]
+    return int(total), rows
+
+
+class EventRow(BaseModel):
+    """One agent step (a graph node's event) of the agent log."""
+
+    id: int
+    created_at: datetime
+    node: str
+    message: str
+    hypothesis_id: int | None
+    experiment_id: int | None
+    cost_usd: float
+
+
+def agent_events(*, session: Session, study_id: int, page: int, per_page: int) -> tuple[int, list[EventRow]]:
+    """The study's agent steps in order, one page of them, and how many there are."""
+    total = session.exec(select(func.count()).where(AgentEvent.study_id == study_id)).one()
+    query = (
+        select(AgentEvent)
+        .where(AgentEvent.study_id == study_id)
+        .order_by(col(AgentEvent.id))
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    rows = [EventRow.model_validate(event, from_attributes=True) for event in session.exec(query).all()]
     return int(total), rows
 
 

@@ -27,12 +27,14 @@ from aar.store.queries import (
 from aar.store.queries import study_summary as store_study_summary
 from aar.web.diffs import CodeDiff, code_diff
 from aar.web.queries import (
+    EventRow,
     ExperimentPage,
     LLMCallRow,
     Order,
     Progress,
     SortKey,
     Split,
+    agent_events,
     budget_totals,
     experiment_page,
     llm_calls,
@@ -231,17 +233,33 @@ def _log_tail(text: str | None) -> tuple[str | None, bool]:
 
 
 class AgentLog(BaseModel):
-    """A page of the study's LLM calls."""
+    """A page of the study's agent steps and the same page of its LLM calls."""
 
     study: StudyPublic
-    total: int
     page: int
     per_page: int
+    total_events: int
+    events: list[EventRow]
+    total: int
     calls: list[LLMCallRow]
+
+    @property
+    def more(self) -> bool:
+        """True when a later page holds more steps or calls."""
+        return self.page * self.per_page < max(self.total, self.total_events)
 
 
 def agent_log(*, session: Session, study_id: int, page: int, per_page: int) -> AgentLog:
-    """The study's LLM calls, one page."""
+    """The study's agent steps (node events) and LLM calls, one page of each."""
     study = StudyPublic.model_validate(get_study(session=session, study_id=study_id))
+    total_events, events = agent_events(session=session, study_id=study_id, page=page, per_page=per_page)
     total, calls = llm_calls(session=session, study_id=study_id, page=page, per_page=per_page)
-    return AgentLog(study=study, total=total, page=page, per_page=per_page, calls=calls)
+    return AgentLog(
+        study=study,
+        page=page,
+        per_page=per_page,
+        total_events=total_events,
+        events=events,
+        total=total,
+        calls=calls,
+    )

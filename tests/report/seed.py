@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aar.config import REPO_ROOT
 from aar.store import (
+    AgentEventBase,
     CurvePointBase,
     ExperimentCreate,
     ExperimentStatus,
@@ -21,6 +22,7 @@ from aar.store import (
     create_hypothesis,
     create_study,
     finish_experiment,
+    record_event,
     record_llm_call,
     start_experiment,
     update_hypothesis,
@@ -176,3 +178,6 @@ def _findings_and_calls(store: Store, seeded: Seeded) -> None:
             cost_usd=0.0123, latency_s=1.5, prompt_sha256=prompt, response_sha256=reply))  # fmt: skip
         charge_budget(session=session, study_id=seeded.study_id, kind="usd", amount=0.0123,
                       what_for="propose", llm_call_id=call.id)  # fmt: skip
+        record_event(session=session, study_id=seeded.study_id, event_in=AgentEventBase(
+            node="analyze", message="aux_conf beats naive", hypothesis_id=seeded.hypotheses["aux"],
+            experiment_id=seeded.experiments["aux_conf"][0]))  # fmt: skip

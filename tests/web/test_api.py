@@ -47,6 +47,7 @@ def test_plot_data_and_log(client: TestClient, seeded: Seeded) -> None:
     assert burn[-1]["kind"] in ("usd", "device_seconds")
     log = client.get(f"/api/studies/{seeded.study_id}/log").json()
     assert log["total"] == 1 and log["calls"][0]["tokens_in"] == 1200
+    assert [e["node"] for e in log["events"]] == ["analyze"]
 
 
 def test_artifact_is_plain_text(client: TestClient, seeded: Seeded) -> None:

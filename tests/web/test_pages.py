@@ -68,6 +68,7 @@ def test_experiment_number_redirects(client: TestClient, seeded: Seeded) -> None
 def test_agent_log_expands_prompts(client: TestClient, seeded: Seeded) -> None:
     text = client.get(f"/studies/{seeded.study_id}/log").text
     assert "propose" in text and "1200" in text and "0.0123" in text
+    assert "aux_conf beats naive" in text  # an agent step
     assert "Propose a hypothesis &lt;about&gt; W2S" in text  # escaped, inside <details>
 
 
