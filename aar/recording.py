@@ -37,7 +37,10 @@ def ensure_study(store: Store, *, name: str, goal: str, task: str, pair: str, po
         try:
             return int(find_study(session=session, ref=name).id or 0)
         except NotFoundError:
-            study = create_study(session=session, study_in=StudyCreate(name=name, goal=goal, task=task, pair=pair, policy=policy))
+            study = create_study(
+                session=session,
+                study_in=StudyCreate(name=name, goal=goal, task=task, pair=pair, policy=policy),
+            )
             return int(study.id or 0)
 
 
@@ -68,7 +71,10 @@ def result_curve(result: ExperimentResult) -> list[CurvePointBase]:
     splits = result.seed_results[0].splits if result.seed_results else {}
     return [
         CurvePointBase(
-            step=int(p["step"]), split=split, accuracy=p["accuracy"], pgr=p["pgr"] if _finite(p["pgr"]) else None
+            step=int(p["step"]),
+            split=split,
+            accuracy=p["accuracy"],
+            pgr=p["pgr"] if _finite(p["pgr"]) else None,
         )
         for split in splits
         for p in result.mean_curve(split)
@@ -86,7 +92,9 @@ def record_result(
 ) -> int:
     """Create, start and finish one Experiment row for `result`; returns its id."""
     method_sha = store.put_artifact(method_path.read_bytes(), kind="code", media_type="text/x-python")
-    output_sha = store.put_artifact(json.dumps(result.to_json()).encode(), kind="result", media_type="application/json")
+    output_sha = store.put_artifact(
+        json.dumps(result.to_json()).encode(), kind="result", media_type="application/json"
+    )
     config = {
         "method": result.method, "template": result.template, "task": result.task, "pair": result.pair,
         "hparams": result.hparams, "seeds": result.seeds, **(extra_config or {}),

@@ -14,10 +14,38 @@ FORBIDDEN_MODULES = {
     "subprocess", "multiprocessing", "ctypes", "cffi", "shutil", "pickle", "marshal", "importlib", "builtins",
     "glob", "pathlib", "tempfile", "signal", "pty", "resource", "sys", "os", "io", "mmap", "docker", "asyncio",
 }  # fmt: skip
-FORBIDDEN_CALLS = {"open", "exec", "eval", "compile", "__import__", "globals", "vars", "getattr", "setattr", "breakpoint", "input"}
-FORBIDDEN_ATTRS = {"system", "popen", "spawn", "fork", "execv", "execve", "remove", "unlink", "rmtree", "__subclasses__", "__globals__", "__builtins__", "__code__"}
+FORBIDDEN_CALLS = {
+    "open",
+    "exec",
+    "eval",
+    "compile",
+    "__import__",
+    "globals",
+    "vars",
+    "getattr",
+    "setattr",
+    "breakpoint",
+    "input",
+}
+FORBIDDEN_ATTRS = {
+    "system",
+    "popen",
+    "spawn",
+    "fork",
+    "execv",
+    "execve",
+    "remove",
+    "unlink",
+    "rmtree",
+    "__subclasses__",
+    "__globals__",
+    "__builtins__",
+    "__code__",
+}
 # Strings that point at files or held-out answers: the runner hands the method everything it may use.
-SUSPICIOUS = re.compile(r"(^/|\.\./|\b(test|gold|ground[_ ]?truth|answers?)\b|\.(jsonl?|csv|npy|npz|pt|db)$)", re.I)
+SUSPICIOUS = re.compile(
+    r"(^/|\.\./|\b(test|gold|ground[_ ]?truth|answers?)\b|\.(jsonl?|csv|npy|npz|pt|db)$)", re.I
+)
 MAX_SOURCE_BYTES = 100_000
 
 
@@ -36,7 +64,11 @@ def _import_problems(node: ast.AST) -> list[str]:
         names = [a.name for a in node.names]
     elif isinstance(node, ast.ImportFrom):
         names = [node.module or ""]
-    return [f"line {node.lineno}: import of {n!r} is not allowed" for n in names if n.split(".")[0] in FORBIDDEN_MODULES]  # type: ignore[attr-defined]
+    return [
+        f"line {getattr(node, 'lineno', 0)}: import of {n!r} is not allowed"
+        for n in names
+        if n.split(".")[0] in FORBIDDEN_MODULES
+    ]  # type: ignore[attr-defined]
 
 
 def _node_problems(node: ast.AST) -> list[str]:
@@ -58,7 +90,9 @@ def audit_source(source: str) -> AuditResult:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return AuditResult(False, [f"line {exc.lineno}: syntax error: {exc.msg}"])
-    docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    docstrings = {
+        id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
+    }
     problems = [p for node in ast.walk(tree) if id(node) not in docstrings for p in _node_problems(node)]
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     if not defined & {"loss", "train"}:

@@ -17,14 +17,27 @@ RECURSION_LIMIT = 5_000
 def build_graph(rt: Runtime, checkpointer: Any) -> Any:
     """Compile the study graph with its nodes bound to `rt` and every step checkpointed."""
     graph = StateGraph(StudyState)
-    for name in ("plan", "propose", "implement", "audit", "run", "evaluate", "analyze", "decide", "finalize", "report"):
+    for name in (
+        "plan",
+        "propose",
+        "implement",
+        "audit",
+        "run",
+        "evaluate",
+        "analyze",
+        "decide",
+        "finalize",
+        "report",
+    ):
         node = getattr(nodes, name)
         graph.add_node(name, lambda state, node=node: node(state, rt))
     graph.add_edge(START, "plan")
     graph.add_conditional_edges("plan", nodes.route_after_plan)  # → propose, or finalize when out of budget
     graph.add_conditional_edges("propose", nodes.route_after_propose)  # → implement, or finalize
     graph.add_edge("implement", "audit")
-    graph.add_conditional_edges("audit", nodes.route_after_audit)  # failed audits → implement, else → run (or stop)
+    graph.add_conditional_edges(
+        "audit", nodes.route_after_audit
+    )  # failed audits → implement, else → run (or stop)
     graph.add_edge("run", "evaluate")  # host scores the sandbox's predictions
     graph.add_edge("evaluate", "analyze")
     graph.add_edge("analyze", "decide")

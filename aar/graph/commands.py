@@ -14,7 +14,18 @@ from aar.config import Settings, StudyConfig
 from aar.errors import UserError
 
 console = Console()
-NODE_COLORS = {"plan": "cyan", "propose": "magenta", "implement": "blue", "audit": "yellow", "run": "green", "evaluate": "green", "analyze": "white", "decide": "bold", "finalize": "bold cyan", "report": "bold green"}
+NODE_COLORS = {
+    "plan": "cyan",
+    "propose": "magenta",
+    "implement": "blue",
+    "audit": "yellow",
+    "run": "green",
+    "evaluate": "green",
+    "analyze": "white",
+    "decide": "bold",
+    "finalize": "bold cyan",
+    "report": "bold green",
+}
 
 
 def parse_duration(text: str) -> float:
@@ -27,19 +38,29 @@ def parse_duration(text: str) -> float:
 
 def display(node: str, message: str) -> None:
     color = NODE_COLORS.get(node, "white")
-    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] [{color}]{node:>9}[/{color}]  {message}", highlight=False)
+    console.print(
+        f"[dim]{time.strftime('%H:%M:%S')}[/dim] [{color}]{node:>9}[/{color}]  {message}", highlight=False
+    )
 
 
 def run_cmd(
-    goal: Annotated[str, typer.Option("--goal", help="What the study should achieve, in words.")] = "Raise PGR over the naive weak-to-strong baseline",
+    goal: Annotated[
+        str, typer.Option("--goal", help="What the study should achieve, in words.")
+    ] = "Raise PGR over the naive weak-to-strong baseline",
     task: Annotated[str, typer.Option("--task")] = "rotten_tomatoes",
     pair: Annotated[str, typer.Option("--pair", help="WEAK→STRONG")] = "static64→minilm-l6",
     template: Annotated[str, typer.Option("--template", help="probe | finetune")] = "probe",
     policy: Annotated[str, typer.Option("--policy", help="builtin | llm")] = "builtin",
-    model: Annotated[str, typer.Option("--model", help="provider/model for --policy llm, e.g. openai/gpt-4o-mini")] = "",
-    feedback: Annotated[str, typer.Option("--feedback", help="dev (agent sees dev PGR) | blind (no ground truth)")] = "dev",
+    model: Annotated[
+        str, typer.Option("--model", help="provider/model for --policy llm, e.g. openai/gpt-4o-mini")
+    ] = "",
+    feedback: Annotated[
+        str, typer.Option("--feedback", help="dev (agent sees dev PGR) | blind (no ground truth)")
+    ] = "dev",
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=50)] = 3,
-    sizes: Annotated[str, typer.Option("--sizes", help="Split sizes, e.g. weak_train=500,w2s_train=2000")] = "",
+    sizes: Annotated[
+        str, typer.Option("--sizes", help="Split sizes, e.g. weak_train=500,w2s_train=2000")
+    ] = "",
     max_usd: Annotated[float | None, typer.Option("--max-usd")] = None,
     max_tokens: Annotated[float | None, typer.Option("--max-tokens")] = None,
     max_device_hours: Annotated[float | None, typer.Option("--max-device-hours")] = None,
@@ -47,7 +68,10 @@ def run_cmd(
     deadline: Annotated[str, typer.Option("--deadline", help="Wall-clock limit, e.g. 30m, 2h")] = "20m",
     parallel: Annotated[int, typer.Option("--parallel", min=1)] = 1,
     per_round: Annotated[int, typer.Option("--per-round", min=1)] = 3,
-    target_pgr: Annotated[float | None, typer.Option("--target-pgr", help="Stop once the best dev PGR's CI lower bound reaches this.")] = None,
+    target_pgr: Annotated[
+        float | None,
+        typer.Option("--target-pgr", help="Stop once the best dev PGR's CI lower bound reaches this."),
+    ] = None,
     sandbox: Annotated[str, typer.Option("--sandbox", help="docker | bwrap | local ('' = auto)")] = "",
     unsafe_local: Annotated[bool, typer.Option("--unsafe-local")] = False,
     name: Annotated[str, typer.Option("--name", help="Study name (default: study-<date>-<time>)")] = "",
@@ -69,7 +93,13 @@ def run_cmd(
         max_device_seconds=None if max_device_hours is None else max_device_hours * 3600, max_experiments=max_experiments,
         deadline=time.time() + parse_duration(deadline) if deadline else None,
     )  # fmt: skip
-    _run(lambda settings, store, show: start_study(config, settings, store, display=show, announce=show_line(as_json)), config.name, as_json)
+    _run(
+        lambda settings, store, show: start_study(
+            config, settings, store, display=show, announce=show_line(as_json)
+        ),
+        config.name,
+        as_json,
+    )
 
 
 def show_line(as_json: bool):  # type: ignore[no-untyped-def]
@@ -94,20 +124,33 @@ def _run(fn, name: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     console.print(f"\n[bold]study {outcome.name}[/bold] (id {outcome.study_id}) ended: {outcome.stop_reason}")
     if outcome.best:
         b = outcome.best
-        console.print(f"best: {b['method']} {json.dumps(b['hparams'])} dev PGR {b.get('dev_pgr')} CI [{b.get('dev_pgr_lo')}, {b.get('dev_pgr_hi')}]")
+        console.print(
+            f"best: {b['method']} {json.dumps(b['hparams'])} dev PGR {b.get('dev_pgr')} CI [{b.get('dev_pgr_lo')}, {b.get('dev_pgr_hi')}]"
+        )
     console.print(f"report: {outcome.report_path}")
 
 
-def resume_cmd(study: Annotated[str, typer.Argument(help="Study name or id")], as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def resume_cmd(
+    study: Annotated[str, typer.Argument(help="Study name or id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Continue a study from its last checkpoint (after Ctrl-C, a crash or kill -9)."""
     from aar.graph.study import resume_study
 
-    _run(lambda settings, store, show: resume_study(study, settings, store, display=show, announce=show_line(as_json)), study, as_json)
+    _run(
+        lambda settings, store, show: resume_study(
+            study, settings, store, display=show, announce=show_line(as_json)
+        ),
+        study,
+        as_json,
+    )
 
 
 def log_cmd(
     study: Annotated[str, typer.Argument(help="Study name or id")],
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new steps until the study ends.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new steps until the study ends.")
+    ] = False,
 ) -> None:
     """The agent's steps: node, hypothesis, decision, cost."""
     from aar.store import Study, find_study, list_events, open_store
@@ -123,7 +166,10 @@ def log_cmd(
             for e in events:
                 extra = f" [dim](${e.cost_usd:.4f})[/dim]" if e.cost_usd else ""
                 hyp = f" [dim]h{e.hypothesis_id}[/dim]" if e.hypothesis_id else ""
-                console.print(f"[dim]{e.created_at:%H:%M:%S}[/dim] [{NODE_COLORS.get(e.node, 'white')}]{e.node:>9}[/]{hyp}  {e.message}{extra}", highlight=False)
+                console.print(
+                    f"[dim]{e.created_at:%H:%M:%S}[/dim] [{NODE_COLORS.get(e.node, 'white')}]{e.node:>9}[/]{hyp}  {e.message}{extra}",
+                    highlight=False,
+                )
                 last = max(last, int(e.id or 0))
             if not follow or status != "active":
                 break

@@ -24,7 +24,11 @@ def store_integrity(rt: Runtime, finalists: list[dict[str, object]]) -> None:
         with rt.store.session() as session:
             exp = session.get(Experiment, exp_id)
             if exp is not None:
-                exp.config = {**exp.config, "integrity_flags": f.get("flags", []), "integrity": {k: v for k, v in f.items() if k != "flags"}}
+                exp.config = {
+                    **exp.config,
+                    "integrity_flags": f.get("flags", []),
+                    "integrity": {k: v for k, v in f.items() if k != "flags"},
+                }
                 session.add(exp)
 
 

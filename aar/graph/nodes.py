@@ -18,7 +18,7 @@ from aar.budget import BudgetExceeded
 from aar.errors import AgentError
 from aar.graph.audit import audit_source
 from aar.graph.runtime import Runtime
-from aar.graph.state import Candidate, Outcome, Proposal, StudyState
+from aar.graph.state import Candidate, Outcome, StudyState
 from aar.recording import record_result
 from aar.researchers.base import ResearchView, score_of
 from aar.store import (
@@ -46,7 +46,16 @@ def view(state: StudyState, rt: Runtime) -> ResearchView:
     def visible(o: Outcome | None) -> Outcome | None:
         if o is None or not blind:
             return o
-        return o.model_copy(update={"dev_pgr": None, "dev_pgr_lo": None, "dev_pgr_hi": None, "dev_pgr_by_seed": {}, "verdict_vs_naive": "", "verdict_vs_best": ""})
+        return o.model_copy(
+            update={
+                "dev_pgr": None,
+                "dev_pgr_lo": None,
+                "dev_pgr_hi": None,
+                "dev_pgr_by_seed": {},
+                "verdict_vs_naive": "",
+                "verdict_vs_best": "",
+            }
+        )
 
     t = rt.setup.template
     return ResearchView(
@@ -58,7 +67,9 @@ def view(state: StudyState, rt: Runtime) -> ResearchView:
     )  # fmt: skip
 
 
-def outcome_from(result: ExperimentResult, experiment_id: int, hypothesis_id: int | None, code: str) -> Outcome:
+def outcome_from(
+    result: ExperimentResult, experiment_id: int, hypothesis_id: int | None, code: str
+) -> Outcome:
     data = result.to_json()
     dev = data["splits"].get("dev", {})
     return Outcome(
@@ -72,7 +83,9 @@ def outcome_from(result: ExperimentResult, experiment_id: int, hypothesis_id: in
 
 def _est_device_seconds(state: StudyState) -> float:
     """Median device time of the study's finished jobs (an estimate for the next launch)."""
-    times = sorted(o.signals.get("job_seconds") or 0.0 for o in state.outcomes if o.signals.get("job_seconds"))
+    times = sorted(
+        o.signals.get("job_seconds") or 0.0 for o in state.outcomes if o.signals.get("job_seconds")
+    )
     return times[len(times) // 2] if times else 30.0
 
 
@@ -83,20 +96,36 @@ def plan(state: StudyState, rt: Runtime) -> Update:
     """Start a round: baselines on the first, and stop early if a budget limit is reached."""
     update: Update = {"round": state.round + 1, "candidates": [], "proposals": []}
     if state.naive is None:
-        rt.event("plan", f"baselines: weak {state.config.pair.split('→')[0]}, ceiling and naive on {state.config.task}")
+        rt.event(
+            "plan",
+            f"baselines: weak {state.config.pair.split('→')[0]}, ceiling and naive on {state.config.task}",
+        )
         naive = naive_baseline(rt.setup, list(range(state.config.seeds)))
-        nexp = record_result(rt.store, study_id=rt.study_id, result=naive, method_path=rt.setup.template.dir.parent / "methods" / "naive.py", extra_config={"role": "baseline"})
+        nexp = record_result(
+            rt.store,
+            study_id=rt.study_id,
+            result=naive,
+            method_path=rt.setup.template.dir.parent / "methods" / "naive.py",
+            extra_config={"role": "baseline"},
+        )
         update["naive"] = outcome_from(naive, nexp, None, rt.library["naive"])
         update["best"] = update["naive"]  # the study's best is never worse than the baseline it started from
         rt.event("plan", f"naive PGR on dev: {update['naive'].dev_pgr}", experiment_id=nexp)
     reserve = 2 * state.config.finalists
     left = rt.budget.remaining()
-    if (exhausted := rt.budget.exhausted()) or (left["experiments"] is not None and left["experiments"] <= reserve):
-        update["stop_reason"] = f"budget: {exhausted or 'experiments (the rest is reserved for finalist checks)'}"
+    if (exhausted := rt.budget.exhausted()) or (
+        left["experiments"] is not None and left["experiments"] <= reserve
+    ):
+        update["stop_reason"] = (
+            f"budget: {exhausted or 'experiments (the rest is reserved for finalist checks)'}"
+        )
     elif state.round >= state.config.max_rounds:
         update["stop_reason"] = f"reached {state.config.max_rounds} rounds"
     else:
-        rt.event("plan", f"round {state.round + 1}: budget left {json.dumps({k: v for k, v in left.items() if v is not None})}")
+        rt.event(
+            "plan",
+            f"round {state.round + 1}: budget left {json.dumps({k: v for k, v in left.items() if v is not None})}",
+        )
     return update
 
 
@@ -118,7 +147,11 @@ def propose(state: StudyState, rt: Runtime) -> Update:
             hid = int(h.id or 0)
         rt.event("propose", p.text, hypothesis_id=hid, method=p.base_method, hparams=p.hparams)
         candidates.append(Candidate(hypothesis_id=hid, proposal=p))
-    return {"proposals": proposals, "candidates": candidates, **({} if candidates else {"stop_reason": "the researcher proposed nothing"})}
+    return {
+        "proposals": proposals,
+        "candidates": candidates,
+        **({} if candidates else {"stop_reason": "the researcher proposed nothing"}),
+    }
 
 
 def route_after_propose(state: StudyState) -> Literal["implement", "finalize"]:
@@ -139,7 +172,11 @@ def implement(state: StudyState, rt: Runtime) -> Update:
         except AgentError as exc:  # the model could not produce valid code: the hypothesis fails
             out.append(c.model_copy(update={"status": "failed", "observations": [*c.observations, str(exc)]}))
             continue
-        rt.event("implement", f"method.py for hypothesis {c.hypothesis_id} ({len(code.splitlines())} lines)", hypothesis_id=c.hypothesis_id)
+        rt.event(
+            "implement",
+            f"method.py for hypothesis {c.hypothesis_id} ({len(code.splitlines())} lines)",
+            hypothesis_id=c.hypothesis_id,
+        )
         out.append(c.model_copy(update={"code": code, "attempts": c.attempts + 1, "status": "implemented"}))
     return {"candidates": out}
 
@@ -157,12 +194,29 @@ def audit(state: StudyState, rt: Runtime) -> Update:
             out.append(c.model_copy(update={"status": "audited"}))
             continue
         retry = c.attempts <= state.config.audit_retries
-        rt.event("audit", f"hypothesis {c.hypothesis_id}: {problem}" + (" (back to implement)" if retry else " (giving up)"), hypothesis_id=c.hypothesis_id)
-        out.append(c.model_copy(update={"status": "pending" if retry else "failed", "observations": [*c.observations, problem]}))
+        rt.event(
+            "audit",
+            f"hypothesis {c.hypothesis_id}: {problem}"
+            + (" (back to implement)" if retry else " (giving up)"),
+            hypothesis_id=c.hypothesis_id,
+        )
+        out.append(
+            c.model_copy(
+                update={
+                    "status": "pending" if retry else "failed",
+                    "observations": [*c.observations, problem],
+                }
+            )
+        )
     for c in out:
         if c.status == "failed":
             with rt.store.session() as session:
-                update_hypothesis(session=session, hypothesis_id=c.hypothesis_id, status=HypothesisStatus.ABANDONED, finding="; ".join(c.observations)[-2000:])
+                update_hypothesis(
+                    session=session,
+                    hypothesis_id=c.hypothesis_id,
+                    status=HypothesisStatus.ABANDONED,
+                    finding="; ".join(c.observations)[-2000:],
+                )
     return {"candidates": out}
 
 
@@ -173,7 +227,15 @@ def _audit_one(c: Candidate, rt: Runtime) -> str | None:
     with tempfile.TemporaryDirectory(prefix="aar-smoke-") as tmp:
         method = Path(tmp) / "method.py"
         method.write_text(c.code)
-        spec = ExperimentSpec(rt.smoke_setup, method, c.proposal.base_method, [0], {**c.proposal.hparams, "epochs": 1}, eval_splits=("dev",), threads=1)
+        spec = ExperimentSpec(
+            rt.smoke_setup,
+            method,
+            c.proposal.base_method,
+            [0],
+            {**c.proposal.hparams, "epochs": 1},
+            eval_splits=("dev",),
+            threads=1,
+        )
         result = run_experiment(spec, rt.runner)
     return None if result.status == "ok" else f"smoke run {result.status}: {result.error[-1500:]}"
 
@@ -192,7 +254,9 @@ def run(state: StudyState, rt: Runtime) -> Update:
         finished = list(pool.map(lambda c: _run_one(c, state, rt, est), todo))
     stop = next((r for r in finished if isinstance(r, str)), None)
     done = {c.hypothesis_id for c, r in zip(todo, finished, strict=True) if not isinstance(r, str)}
-    cands = [c.model_copy(update={"status": "done"}) if c.hypothesis_id in done else c for c in state.candidates]
+    cands = [
+        c.model_copy(update={"status": "done"}) if c.hypothesis_id in done else c for c in state.candidates
+    ]
     return {"candidates": cands, **({"stop_reason": stop} if stop else {})}
 
 
@@ -200,8 +264,20 @@ def _existing(rt: Runtime, hypothesis_id: int) -> Experiment | None:
     from sqlmodel import select
 
     with rt.store.session() as session:
-        rows = session.exec(select(Experiment).where(Experiment.study_id == rt.study_id, Experiment.hypothesis_id == hypothesis_id)).all()
-        return next((r for r in rows if r.status not in (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING, ExperimentStatus.INTERRUPTED)), None)
+        rows = session.exec(
+            select(Experiment).where(
+                Experiment.study_id == rt.study_id, Experiment.hypothesis_id == hypothesis_id
+            )
+        ).all()
+        return next(
+            (
+                r
+                for r in rows
+                if r.status
+                not in (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING, ExperimentStatus.INTERRUPTED)
+            ),
+            None,
+        )
 
 
 def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | str:
@@ -217,12 +293,37 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
             method = Path(tmp) / "method.py"
             method.write_text(c.code)
             threads = max(1, (os.cpu_count() or 2) // rt.slots)
-            spec = ExperimentSpec(rt.setup, method, c.proposal.base_method, list(range(state.config.seeds)), c.proposal.hparams, eval_splits=("dev",), threads=threads)
-            rt.event("run", f"hypothesis {c.hypothesis_id}: {c.proposal.base_method} {json.dumps(c.proposal.hparams)} on {rt.sandbox_kind}", hypothesis_id=c.hypothesis_id)
+            spec = ExperimentSpec(
+                rt.setup,
+                method,
+                c.proposal.base_method,
+                list(range(state.config.seeds)),
+                c.proposal.hparams,
+                eval_splits=("dev",),
+                threads=threads,
+            )
+            rt.event(
+                "run",
+                f"hypothesis {c.hypothesis_id}: {c.proposal.base_method} {json.dumps(c.proposal.hparams)} on {rt.sandbox_kind}",
+                hypothesis_id=c.hypothesis_id,
+            )
             result = run_experiment(spec, rt.runner)
             result.sandbox = rt.sandbox_kind
-            exp_id = record_result(rt.store, study_id=rt.study_id, result=result, method_path=method, hypothesis_id=c.hypothesis_id, extra_config={"role": "search", "round": state.round})
-        rt.budget.charge("experiments", 1, key=f"experiment:{exp_id}", what_for=c.proposal.base_method, experiment_id=exp_id)
+            exp_id = record_result(
+                rt.store,
+                study_id=rt.study_id,
+                result=result,
+                method_path=method,
+                hypothesis_id=c.hypothesis_id,
+                extra_config={"role": "search", "round": state.round},
+            )
+        rt.budget.charge(
+            "experiments",
+            1,
+            key=f"experiment:{exp_id}",
+            what_for=c.proposal.base_method,
+            experiment_id=exp_id,
+        )
         return exp_id
     finally:
         rt.budget.release(est)
@@ -239,7 +340,17 @@ def evaluate(state: StudyState, rt: Runtime) -> Update:
         o = outcome_from(result, prior.id, c.hypothesis_id, c.code)
         o.signals["job_seconds"] = prior.device_seconds
         outcomes.append(o)
-        rt.event("evaluate", f"experiment {prior.number}: {o.status}" + (f", dev PGR {o.dev_pgr:.3f}" if o.dev_pgr is not None and state.config.feedback == "dev" else ""), hypothesis_id=c.hypothesis_id, experiment_id=prior.id)
+        rt.event(
+            "evaluate",
+            f"experiment {prior.number}: {o.status}"
+            + (
+                f", dev PGR {o.dev_pgr:.3f}"
+                if o.dev_pgr is not None and state.config.feedback == "dev"
+                else ""
+            ),
+            hypothesis_id=c.hypothesis_id,
+            experiment_id=prior.id,
+        )
     return {"outcomes": outcomes}
 
 
@@ -252,23 +363,35 @@ def _load_result(rt: Runtime, exp: Experiment) -> ExperimentResult:
 
 def analyze(state: StudyState, rt: Runtime) -> Update:
     """Paired comparisons with naive and the best so far; a finding per hypothesis; update the best."""
-    new = state.outcomes[-len([c for c in state.candidates if c.status == "done"]) :] if state.candidates else []
+    new = (
+        state.outcomes[-len([c for c in state.candidates if c.status == "done"]) :]
+        if state.candidates
+        else []
+    )
     new = [o for o in new if o.hypothesis_id in {c.hypothesis_id for c in state.candidates}]
     best, improved, stop = state.best, False, None
     for o in new:
         if state.naive and o.status == "ok":
             o.verdict_vs_naive = paired_comparison(o.dev_pgr_by_seed, state.naive.dev_pgr_by_seed).describe()
-            o.verdict_vs_best = paired_comparison(o.dev_pgr_by_seed, best.dev_pgr_by_seed).describe() if best else "first result"
+            o.verdict_vs_best = (
+                paired_comparison(o.dev_pgr_by_seed, best.dev_pgr_by_seed).describe()
+                if best
+                else "first result"
+            )
         try:
             finding = rt.researcher.analyze(o, view(state, rt))
         except BudgetExceeded as exc:
             finding, stop = f"(no analysis: budget limit {exc.limit} reached)", f"budget: {exc.limit}"
         status = _hypothesis_status(o)
         with rt.store.session() as session:
-            update_hypothesis(session=session, hypothesis_id=o.hypothesis_id or 0, status=status, finding=finding)
+            update_hypothesis(
+                session=session, hypothesis_id=o.hypothesis_id or 0, status=status, finding=finding
+            )
         rt.event("analyze", finding, hypothesis_id=o.hypothesis_id, experiment_id=o.experiment_id)
         feedback = state.config.feedback
-        if score_of(o, feedback) is not None and (best is None or (score_of(o, feedback) or 0) > (score_of(best, feedback) or 0)):
+        if score_of(o, feedback) is not None and (
+            best is None or (score_of(o, feedback) or 0) > (score_of(best, feedback) or 0)
+        ):
             best, improved = o, True
     update: Update = {"best": best, "stalled_rounds": 0 if improved else state.stalled_rounds + 1}
     return update | ({"stop_reason": stop} if stop else {})
@@ -291,7 +414,12 @@ def decide(state: StudyState, rt: Runtime) -> Update:
         return {}
     cfg = state.config
     best = state.best
-    if cfg.target_pgr is not None and best and best.dev_pgr_lo is not None and best.dev_pgr_lo >= cfg.target_pgr:
+    if (
+        cfg.target_pgr is not None
+        and best
+        and best.dev_pgr_lo is not None
+        and best.dev_pgr_lo >= cfg.target_pgr
+    ):
         reason = f"goal met: best dev PGR CI lower bound {best.dev_pgr_lo:.3f} ≥ target {cfg.target_pgr}"
     elif state.stalled_rounds >= 3 and state.round > len(rt.library):
         reason = f"no improvement in {state.stalled_rounds} rounds"
@@ -317,10 +445,15 @@ def route_after_decide(state: StudyState) -> Literal["plan", "finalize"]:
 def finalize(state: StudyState, rt: Runtime) -> Update:
     """Finalists: sealed test once each, weak-label shuffle ablation, label-free and seed-spread checks."""
     feedback = state.config.feedback
-    ranked = sorted((o for o in state.outcomes if score_of(o, feedback) is not None), key=lambda o: -(score_of(o, feedback) or 0))
+    ranked = sorted(
+        (o for o in state.outcomes if score_of(o, feedback) is not None),
+        key=lambda o: -(score_of(o, feedback) or 0),
+    )
     picked: list[Outcome] = []
     for o in ranked:
-        if (o.method, json.dumps(o.hparams, sort_keys=True)) not in {(p.method, json.dumps(p.hparams, sort_keys=True)) for p in picked}:
+        if (o.method, json.dumps(o.hparams, sort_keys=True)) not in {
+            (p.method, json.dumps(p.hparams, sort_keys=True)) for p in picked
+        }:
             picked.append(o)
         if len(picked) >= state.config.finalists:
             break
@@ -334,29 +467,70 @@ def _finalist(o: Outcome, state: StudyState, rt: Runtime) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="aar-final-") as tmp:
         method = Path(tmp) / "method.py"
         method.write_text(o.code)
-        real = run_experiment(ExperimentSpec(rt.setup, method, o.method, seeds, o.hparams, eval_splits=("dev", "test")), rt.runner)
+        real = run_experiment(
+            ExperimentSpec(rt.setup, method, o.method, seeds, o.hparams, eval_splits=("dev", "test")),
+            rt.runner,
+        )
         real.sandbox = rt.sandbox_kind
-        real_id = record_result(rt.store, study_id=rt.study_id, result=real, method_path=method, hypothesis_id=o.hypothesis_id, extra_config={"role": "final"})
-        shuffled = run_experiment(ExperimentSpec(rt.setup, method, o.method, seeds, o.hparams, eval_splits=("dev", "test"), weak_label_transform="shuffle"), rt.runner)
+        real_id = record_result(
+            rt.store,
+            study_id=rt.study_id,
+            result=real,
+            method_path=method,
+            hypothesis_id=o.hypothesis_id,
+            extra_config={"role": "final"},
+        )
+        shuffled = run_experiment(
+            ExperimentSpec(
+                rt.setup,
+                method,
+                o.method,
+                seeds,
+                o.hparams,
+                eval_splits=("dev", "test"),
+                weak_label_transform="shuffle",
+            ),
+            rt.runner,
+        )
         shuffled.sandbox = rt.sandbox_kind
-        shuf_id = record_result(rt.store, study_id=rt.study_id, result=shuffled, method_path=method, hypothesis_id=o.hypothesis_id, extra_config={"role": "ablation:shuffled_weak_labels"})
+        shuf_id = record_result(
+            rt.store,
+            study_id=rt.study_id,
+            result=shuffled,
+            method_path=method,
+            hypothesis_id=o.hypothesis_id,
+            extra_config={"role": "ablation:shuffled_weak_labels"},
+        )
     for exp_id in (real_id, shuf_id):
-        rt.budget.charge("experiments", 1, key=f"experiment:{exp_id}", what_for="finalist check", experiment_id=exp_id)
+        rt.budget.charge(
+            "experiments", 1, key=f"experiment:{exp_id}", what_for="finalist check", experiment_id=exp_id
+        )
     return _integrity(o, real, shuffled, rt) | {"experiment_id": real_id, "ablation_experiment_id": shuf_id}
 
 
 def _integrity(o: Outcome, real: ExperimentResult, shuffled: ExperimentResult, rt: Runtime) -> dict[str, Any]:
     flags = []
     if real.status != "ok":
-        return {"method": o.method, "hparams": o.hparams, "status": real.status, "flags": [f"final run {real.status}"]}
-    cmp = paired_comparison(real.pgr_by_seed("test"), shuffled.pgr_by_seed("test")) if shuffled.status == "ok" else None
+        return {
+            "method": o.method,
+            "hparams": o.hparams,
+            "status": real.status,
+            "flags": [f"final run {real.status}"],
+        }
+    cmp = (
+        paired_comparison(real.pgr_by_seed("test"), shuffled.pgr_by_seed("test"))
+        if shuffled.status == "ok"
+        else None
+    )
     if cmp is None or cmp.verdict != "better":
         flags.append("PGR does not depend on the weak labels (shuffled weak labels do as well)")
     y = rt.setup.labels("test")
     majority = max(float(y.mean()), 1 - float(y.mean()))
     w2s = real.estimate("test", "w2s_acc").mean
     if w2s <= majority:
-        flags.append(f"test accuracy {w2s:.3f} is no better than always predicting the majority class ({majority:.3f})")
+        flags.append(
+            f"test accuracy {w2s:.3f} is no better than always predicting the majority class ({majority:.3f})"
+        )
     spread = real.estimate("test", "pgr")
     if spread.n >= 2 and spread.std > 0.25:
         flags.append(f"seed spread is wide (PGR std {spread.std:.2f})")

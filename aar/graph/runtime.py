@@ -50,7 +50,11 @@ class Runtime:
 
     def event(self, node: str, message: str, **data: Any) -> None:
         """Record one agent step in the store (for `aar log`) and show it."""
-        hyp, exp, cost = data.pop("hypothesis_id", None), data.pop("experiment_id", None), data.pop("cost_usd", 0.0)
+        hyp, exp, cost = (
+            data.pop("hypothesis_id", None),
+            data.pop("experiment_id", None),
+            data.pop("cost_usd", 0.0),
+        )
         with self.store.session() as session:
             record_event(
                 session=session, study_id=self.study_id,
@@ -79,7 +83,9 @@ def choose_runner(config: StudyConfig, announce: Callable[[str], object] | None)
 
     try:
         kinds: list[str] = []
-        runner = experiment_runner(config.sandbox or None, unsafe_local=config.unsafe_local, announce=lambda m: kinds.append(m))
+        runner = experiment_runner(
+            config.sandbox or None, unsafe_local=config.unsafe_local, announce=lambda m: kinds.append(m)
+        )
         if announce and kinds:
             announce(kinds[0])
         return runner, kinds[0].split()[1] if kinds else "sandbox"
@@ -94,7 +100,13 @@ def choose_runner(config: StudyConfig, announce: Callable[[str], object] | None)
 def make_setups(config: StudyConfig, settings: Settings) -> tuple[Setup, Setup]:
     template = get_template(config.template, settings.templates_dir)
     pair = parse_pair(config.pair)
-    common = {"task": config.task, "pair": pair, "template": template, "split_seed": config.split_seed, "cache_dir": settings.cache_dir}
+    common = {
+        "task": config.task,
+        "pair": pair,
+        "template": template,
+        "split_seed": config.split_seed,
+        "cache_dir": settings.cache_dir,
+    }
     setup = Setup(sizes=SplitSizes.parse(config.sizes), **common)  # type: ignore[arg-type]
     smoke = Setup(sizes=SMOKE_SIZES, baseline_hparams={"epochs": 1}, **common)  # type: ignore[arg-type]
     return setup, smoke
@@ -108,7 +120,9 @@ def library_sources(settings: Settings) -> tuple[dict[str, str], dict[str, dict[
 
 
 def limits_of(config: StudyConfig) -> Limits:
-    return Limits(config.max_usd, config.max_tokens, config.max_device_seconds, config.max_experiments, config.deadline)
+    return Limits(
+        config.max_usd, config.max_tokens, config.max_device_seconds, config.max_experiments, config.deadline
+    )
 
 
 def make_budget(store: Store, study_id: int, config: StudyConfig) -> Budget:

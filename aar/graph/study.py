@@ -72,15 +72,37 @@ def make_researcher(config: StudyConfig, runtime_hooks: dict[str, Any]) -> Resea
     raise UserError(f"unknown policy {config.policy!r}; use builtin or llm")
 
 
-def build_runtime(config: StudyConfig, settings: Settings, store: Store, study_id: int, display: Display, announce: Callable[[str], object] | None) -> Runtime:
+def build_runtime(
+    config: StudyConfig,
+    settings: Settings,
+    store: Store,
+    study_id: int,
+    display: Display,
+    announce: Callable[[str], object] | None,
+) -> Runtime:
     setup, smoke = make_setups(config, settings)
     setup.splits  # noqa: B018 - validate the task and sizes before anything is spent
     budget = make_budget(store, study_id, config)
     runner, kind = choose_runner(config, announce)
     slots, _gpus = device_slots(config.parallel)
     library, spaces = library_sources(settings)
-    rt = Runtime(config, settings, store, study_id, budget, None, setup, smoke, runner, kind, slots, display, library, spaces)  # type: ignore[arg-type]
-    rt.researcher = make_researcher(config, {"store": store, "study_id": study_id, "budget": budget})
+    researcher = make_researcher(config, {"store": store, "study_id": study_id, "budget": budget})
+    rt = Runtime(
+        config,
+        settings,
+        store,
+        study_id,
+        budget,
+        researcher,
+        setup,
+        smoke,
+        runner,
+        kind,
+        slots,
+        display,
+        library,
+        spaces,
+    )  # type: ignore[arg-type]
     return rt
 
 
@@ -94,7 +116,14 @@ def _outcome(rt: Runtime, values: Any) -> StudyOutcome:
     return StudyOutcome(rt.study_id, rt.config.name, state.stop_reason, state.report_path, best)
 
 
-def start_study(config: StudyConfig, settings: Settings, store: Store, *, display: Display, announce: Callable[[str], object] | None = None) -> StudyOutcome:
+def start_study(
+    config: StudyConfig,
+    settings: Settings,
+    store: Store,
+    *,
+    display: Display,
+    announce: Callable[[str], object] | None = None,
+) -> StudyOutcome:
     """Create the study row and run the graph to the end (or until interrupted)."""
     with store.session() as session:
         study = create_study(session=session, study_in=StudyCreate(
@@ -112,7 +141,14 @@ def make_budget_limits(config: StudyConfig) -> dict[str, float]:
     return limits_of(config).as_store()
 
 
-def resume_study(ref: str, settings: Settings, store: Store, *, display: Display, announce: Callable[[str], object] | None = None) -> StudyOutcome:
+def resume_study(
+    ref: str,
+    settings: Settings,
+    store: Store,
+    *,
+    display: Display,
+    announce: Callable[[str], object] | None = None,
+) -> StudyOutcome:
     """Continue a study from its last checkpoint; finished experiments are never rerun."""
     with store.session() as session:
         study = find_study(session=session, ref=ref)

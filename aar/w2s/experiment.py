@@ -154,18 +154,20 @@ def result_from_json(data: dict[str, Any], *, status: str = "ok", error: str = "
         list(data.get("seeds", [])), dict(data.get("hparams", {})), data.get("status", status), float(data.get("seconds", 0.0)),
         error=data.get("error", error),
     )  # fmt: skip
-    fields = ("weak_acc", "ceiling_acc", "w2s_acc", "w2s_auroc", "pgr")
     for row in data.get("per_seed", []):
-        splits = {}
-        for split, s in row.items():
-            if split == "seed":
-                continue
-            scores = SplitScores(*(math.nan if s.get(k) is None and k != "pgr" else s.get(k) for k in fields), curve=s.get("curve", []))
-            scores.weak_agreement = math.nan if s.get("weak_agreement") is None else s["weak_agreement"]
-            scores.confidence = math.nan if s.get("confidence") is None else s["confidence"]
-            splits[split] = scores
+        splits = {split: _scores_from_json(s) for split, s in row.items() if split != "seed"}
         result.seed_results.append(SeedResult(int(row["seed"]), splits))
     return result
+
+
+def _scores_from_json(s: dict[str, Any]) -> SplitScores:
+    def num(key: str) -> float:
+        return math.nan if s.get(key) is None else float(s[key])
+
+    return SplitScores(
+        num("weak_acc"), num("ceiling_acc"), num("w2s_acc"), num("w2s_auroc"), s.get("pgr"), s.get("curve", []),
+        num("weak_agreement"), num("confidence"),
+    )  # fmt: skip
 
 
 def _clean(v: Any) -> Any:

@@ -48,7 +48,9 @@ def run_cell(task: str, pair: str, seeds: list[int], cache: Path) -> tuple[list[
             continue
         t0 = time.monotonic()
         try:
-            results[method] = run_experiment(ExperimentSpec(setup, resolve_method(method, TEMPLATES), method, seeds))
+            results[method] = run_experiment(
+                ExperimentSpec(setup, resolve_method(method, TEMPLATES), method, seeds)
+            )
         except Exception as exc:  # a bench cell that cannot run is reported, not hidden
             print(f"{task} {pair} {method}: {exc}")
             continue
@@ -56,12 +58,20 @@ def run_cell(task: str, pair: str, seeds: list[int], cache: Path) -> tuple[list[
     rows = []
     split = "test"
     for method, r in results.items():
-        cmp = "" if method == "naive" else paired_comparison(r.pgr_by_seed(split), naive.pgr_by_seed(split)).describe()
+        cmp = (
+            ""
+            if method == "naive"
+            else paired_comparison(r.pgr_by_seed(split), naive.pgr_by_seed(split)).describe()
+        )
         rows.append(
             f"| {task} | {pair} | {method} | {fmt(r.estimate(split, 'weak_acc'))} | {fmt(r.estimate(split, 'ceiling_acc'))} "
             f"| {fmt(r.estimate(split, 'w2s_acc'))} | {fmt(r.estimate(split, 'pgr'))} | {cmp} |"
         )
-    timing = {"cold_s": cold, "warm_s": min(warm_times) if warm_times else float("nan"), "n_seeds": len(seeds)}
+    timing = {
+        "cold_s": cold,
+        "warm_s": min(warm_times) if warm_times else float("nan"),
+        "n_seeds": len(seeds),
+    }
     return rows, timing
 
 
@@ -82,7 +92,11 @@ def main() -> None:
             lines += rows
             timings[f"{task} {pair}"] = timing
             print("\n".join(rows), flush=True)
-    lines += ["", "| setup | cold (baselines + embeddings + naive) s | warm experiment s | ratio |", "| --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "| setup | cold (baselines + embeddings + naive) s | warm experiment s | ratio |",
+        "| --- | --- | --- | --- |",
+    ]
     for name, t in timings.items():
         lines.append(f"| {name} | {t['cold_s']:.1f} | {t['warm_s']:.1f} | {t['cold_s'] / t['warm_s']:.1f}× |")
     text = "\n".join(lines)

@@ -31,13 +31,17 @@ def _llm_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_llm_study(settings, store, server, name: str, **overrides):
     overrides = {"finalists": 0, **overrides}  # finalist checks are covered by the builtin study tests
-    config = study_config(name, policy="llm", model=f"openai/gpt-4o-mini@{server.base_url}", per_round=1, **overrides)
+    config = study_config(
+        name, policy="llm", model=f"openai/gpt-4o-mini@{server.base_url}", per_round=1, **overrides
+    )
     return start_study(config, settings, store, display=Events())
 
 
 def llm_calls(store, study_id: int) -> list[LLMCall]:
     with store.session() as session:
-        return list(session.exec(select(LLMCall).where(LLMCall.study_id == study_id).order_by(LLMCall.id)).all())
+        return list(
+            session.exec(select(LLMCall).where(LLMCall.study_id == study_id).order_by(LLMCall.id)).all()
+        )
 
 
 def events(store, study_id: int) -> list[AgentEvent]:
@@ -53,12 +57,17 @@ def test_happy_study_over_the_openai_sdk(settings, store):
     assert outcome.stop_reason == "researcher: enough for this budget"
     calls = llm_calls(store, outcome.study_id)
     assert [c.node for c in calls] == ["propose", "implement", "analyze", "decide"]
-    assert all(c.tokens_in == 100 and c.tokens_out == 50 and c.prompt_sha256 and c.response_sha256 for c in calls)
+    assert all(
+        c.tokens_in == 100 and c.tokens_out == 50 and c.prompt_sha256 and c.response_sha256 for c in calls
+    )
     assert sum(c.cost_usd for c in calls) > 0  # priced from the table
     assert store.get_artifact(calls[1].response_sha256)  # replies are kept for audit
     with store.session() as session:
         search = session.exec(select(Experiment).where(Experiment.study_id == outcome.study_id)).all()
-    assert any(e.config.get("role") == "search" and e.status == "ok" and e.config["hparams"]["aux_alpha"] == 0.5 for e in search)
+    assert any(
+        e.config.get("role") == "search" and e.status == "ok" and e.config["hparams"]["aux_alpha"] == 0.5
+        for e in search
+    )
 
 
 def test_unparsable_then_schema_invalid_replies_are_retried_with_the_error(settings, store):
@@ -75,7 +84,9 @@ def test_unparsable_then_schema_invalid_replies_are_retried_with_the_error(setti
 
 
 def test_code_that_fails_the_audit_or_crashes_goes_back_to_implement(settings, store):
-    bad_static = "import os\ndef loss(logits, weak_p, progress, ctx):\n    os.system('id')\n    return logits.sum()\n"
+    bad_static = (
+        "import os\ndef loss(logits, weak_p, progress, ctx):\n    os.system('id')\n    return logits.sum()\n"
+    )
     crashing = "def loss(logits, weak_p, progress, ctx):\n    raise RuntimeError('boom inside the sandbox')\n"
     script = [Text(PROPOSAL), Text({"method_code": bad_static}), Text({"method_code": crashing}),
               Text({"method_code": AUX}), Text(FINDING), Text(STOP)]  # fmt: skip
@@ -90,7 +101,12 @@ def test_code_that_fails_the_audit_or_crashes_goes_back_to_implement(settings, s
 
 
 def test_study_runs_out_of_dollars_mid_round(settings, store):
-    big = [Text(PROPOSAL, tokens_in=200_000, tokens_out=100_000), Text({"method_code": AUX}), Text(FINDING), Text(STOP)]
+    big = [
+        Text(PROPOSAL, tokens_in=200_000, tokens_out=100_000),
+        Text({"method_code": AUX}),
+        Text(FINDING),
+        Text(STOP),
+    ]
     with FakeOpenAIServer(big) as server:
         outcome = run_llm_study(settings, store, server, "llm-broke", max_usd=0.05)
     assert outcome.stop_reason == "budget: usd"
@@ -111,7 +127,13 @@ def test_provider_errors_are_retried_then_fail_clearly(settings, store):
 def test_happy_study_over_the_anthropic_sdk(settings, store):
     script = [ToolCall(PROPOSAL), ToolCall({"method_code": AUX}), ToolCall(FINDING), ToolCall(STOP)]
     with FakeAnthropicServer(script) as server:
-        config = study_config("llm-anthropic", policy="llm", model=f"anthropic/claude-haiku-4-5@{server.base_url}", per_round=1, finalists=0)
+        config = study_config(
+            "llm-anthropic",
+            policy="llm",
+            model=f"anthropic/claude-haiku-4-5@{server.base_url}",
+            per_round=1,
+            finalists=0,
+        )
         outcome = start_study(config, settings, store, display=Events())
         assert server.requests[0].body["tool_choice"]["type"] == "tool"
     assert outcome.stop_reason == "researcher: enough for this budget"
