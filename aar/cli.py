@@ -62,9 +62,8 @@ def main() -> None:
     except typer.Abort:
         sys.exit(1)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # typer vendors its own click; usage errors (bad option values) derive from its ClickException.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code") and type(exc).__module__.split(".")[0] in ("click", "typer"):
             exc.show()
             sys.exit(2)
         raise

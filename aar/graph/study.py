@@ -125,6 +125,11 @@ def start_study(
     announce: Callable[[str], object] | None = None,
 ) -> StudyOutcome:
     """Create the study row and run the graph to the end (or until interrupted)."""
+    make_setups(config, settings)[0].splits  # noqa: B018 - a bad task, pair or size fails before any row is written
+    if config.policy == "llm":  # a bad model spec or a missing key, too, before the row
+        from aar.llm import make_client
+
+        make_client(config.model)
     with store.session() as session:
         study = create_study(session=session, study_in=StudyCreate(
             name=config.name, goal=config.goal, task=config.task, pair=config.pair, policy=config.policy if config.policy == "builtin" else f"llm:{config.model}",
