@@ -63,7 +63,11 @@ def main() -> None:
         sys.exit(1)
     except Exception as exc:
         # typer vendors its own click; usage errors (bad option values) derive from its ClickException.
-        if hasattr(exc, "show") and hasattr(exc, "exit_code") and type(exc).__module__.split(".")[0] in ("click", "typer"):
+        if (
+            hasattr(exc, "show")
+            and hasattr(exc, "exit_code")
+            and type(exc).__module__.split(".")[0] in ("click", "typer")
+        ):
             exc.show()
             sys.exit(2)
         raise

@@ -27,9 +27,13 @@ def in_process(probe_setup):
 
 @pytest.mark.docker
 def test_library_methods_in_docker_match_in_process(probe_setup, docker_sandbox, in_process):
-    assert run_all(probe_setup, sandbox_runner(docker_sandbox, "docker")) == pytest.approx(in_process, nan_ok=True)
+    assert run_all(probe_setup, sandbox_runner(docker_sandbox, "docker")) == pytest.approx(
+        in_process, nan_ok=True
+    )
 
 
 @pytest.mark.bwrap
 def test_library_methods_in_bwrap_match_in_process(probe_setup, bwrap_sandbox, in_process):
-    assert run_all(probe_setup, sandbox_runner(bwrap_sandbox, "bwrap")) == pytest.approx(in_process, nan_ok=True)
+    assert run_all(probe_setup, sandbox_runner(bwrap_sandbox, "bwrap")) == pytest.approx(
+        in_process, nan_ok=True
+    )
