@@ -53,6 +53,8 @@ class Budget:
     study_id: int
     limits: Limits
     clock: Callable[[], float] = time.time
+    # Experiments kept back from search launches for the study's final checks (charged, never checked).
+    hold_back: int = 0
     _reserved: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -108,7 +110,7 @@ class Budget:
         Device time is allowed to overrun by at most the one job that starts under the limit.
         """
         with self._lock:
-            self._check({"experiments": 1.0, "device_seconds": est_device_seconds})
+            self._check({"experiments": 1.0 + self.hold_back, "device_seconds": est_device_seconds})
             self._reserved["experiments"] = self._reserved.get("experiments", 0.0) + 1
             self._reserved["device_seconds"] = self._reserved.get("device_seconds", 0.0) + est_device_seconds
 

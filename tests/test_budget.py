@@ -70,3 +70,12 @@ def test_unlimited_by_default(budget_for):
     budget.charge("usd", 1e6, key="x")
     budget.check_llm(est_usd=1e6)
     assert budget.exhausted() is None and budget.remaining()["usd"] is None
+
+
+def test_hold_back_keeps_experiments_for_the_final_checks(budget_for):
+    budget, _ = budget_for(experiments=4)
+    budget.hold_back = 2
+    budget.reserve_launch(1)
+    budget.reserve_launch(1)
+    with pytest.raises(BudgetExceeded, match="experiments"):
+        budget.reserve_launch(1)  # the last two are for the finalists

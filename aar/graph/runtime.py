@@ -126,4 +126,5 @@ def limits_of(config: StudyConfig) -> Limits:
 
 
 def make_budget(store: Store, study_id: int, config: StudyConfig) -> Budget:
-    return Budget(store, study_id, limits_of(config))
+    """The study's budget; two experiments per finalist are held back for the final checks."""
+    return Budget(store, study_id, limits_of(config), hold_back=2 * config.finalists)

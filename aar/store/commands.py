@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -105,6 +106,10 @@ def _print_view(view: StudyView) -> None:
         ci = "" if best.ci_low is None else f" (CI {best.ci_low:.3f}–{best.ci_high or 0:.3f})"
         console.print(f"best PGR: {best.value:.3f}{ci} from experiment {best.number}")
     for line in summary.budget:
+        if line.kind == "deadline" and line.limit is not None:  # a Unix time, not an amount
+            when = datetime.fromtimestamp(line.limit, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+            console.print(f"budget deadline: {when}")
+            continue
         limit = "no limit" if line.limit is None else f"of {line.limit:g}, {line.left:g} left"
         console.print(f"budget {line.kind}: {line.used:g} used {limit}")
     console.print(f"LLM calls: {summary.llm_calls} (${summary.llm_cost_usd:.2f})")
