@@ -113,10 +113,21 @@ class BuiltinResearcher:
         if outcome.status != "ok":
             return f"{outcome.method} did not finish ({outcome.status}): {outcome.error[:200]}"
         if view.feedback == "blind":
-            return f"{outcome.method}: label-free confidence {outcome.signals.get('confidence')}, agreement with weak labels {outcome.signals.get('weak_agreement')}."
+            conf, agree = (
+                outcome.signals.get("confidence") or 0.0,
+                outcome.signals.get("weak_agreement") or 0.0,
+            )
+            return (
+                f"{outcome.method}: label-free confidence {conf:.3f}, agreement with weak labels {agree:.3f}."
+            )
+        ci = (
+            "no CI"
+            if outcome.dev_pgr_lo is None
+            else f"CI [{outcome.dev_pgr_lo:.3f}, {outcome.dev_pgr_hi or 0:.3f}]"
+        )
         return (
-            f"{outcome.method}: dev PGR {outcome.dev_pgr:.3f} [{outcome.dev_pgr_lo}, {outcome.dev_pgr_hi}]; "
-            f"vs naive: {outcome.verdict_vs_naive}; vs best so far: {outcome.verdict_vs_best}."
+            f"{outcome.method}: dev PGR {outcome.dev_pgr:.3f} ({ci}); vs naive: {outcome.verdict_vs_naive}; "
+            f"vs best so far: {outcome.verdict_vs_best}."
         )
 
     def decide(self, view: ResearchView) -> Decision:
