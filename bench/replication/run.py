@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from aar.config import REPO_ROOT
+from aar.errors import UserError
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec, naive_baseline, run_experiment
 from aar.w2s.ladder import parse_pair
 from aar.w2s.setup import Setup
@@ -36,6 +37,14 @@ def fmt(est) -> str:  # type: ignore[no-untyped-def]
     return est.describe()
 
 
+def has_intermediate(pair: str) -> bool:
+    try:
+        parse_pair(pair).with_default_intermediate()
+    except UserError:
+        return False
+    return True
+
+
 def run_cell(task: str, pair: str, seeds: list[int], cache: Path) -> tuple[list[str], dict]:
     setup = Setup(task, parse_pair(pair), get_template("probe", TEMPLATES), cache_dir=cache)
     t0 = time.monotonic()
@@ -44,7 +53,7 @@ def run_cell(task: str, pair: str, seeds: list[int], cache: Path) -> tuple[list[
     results: dict[str, ExperimentResult] = {"naive": naive}
     warm_times = []
     for method in METHODS:
-        if method == "bootstrap" and len(parse_pair(pair).with_default_intermediate().chain) < 3:
+        if method == "bootstrap" and not has_intermediate(pair):
             continue
         t0 = time.monotonic()
         try:
