@@ -68,7 +68,7 @@ def test_early_stop_picks_best_weak_agreement_after_min_progress():
     history = [
         {"step": s, "dev_weak_agreement": a} for s, a in [(10, 0.99), (20, 0.7), (30, 0.8), (40, 0.75)]
     ]
-    assert load("early_stop").select_step(history, ctx(min_progress=0.25)) == 30
+    assert load("early_stop").select_step(history, ctx(min_progress=0.3)) == 30
 
 
 def test_bootstrap_declares_an_intermediate():
