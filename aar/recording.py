@@ -26,7 +26,7 @@ from aar.store import (
     start_experiment,
 )
 from aar.store.crud import NotFoundError, find_study
-from aar.w2s.experiment import ExperimentResult
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec
 
 SUMMARY_METRICS = ("weak_acc", "ceiling_acc", "w2s_acc", "w2s_auroc")
 
@@ -81,6 +81,50 @@ def result_curve(result: ExperimentResult) -> list[CurvePointBase]:
     ]
 
 
+def start_record(
+    store: Store,
+    *,
+    study_id: int,
+    spec: ExperimentSpec,
+    hypothesis_id: int | None = None,
+    sandbox_kind: str = "",
+    extra_config: dict[str, Any] | None = None,
+    experiment_id: int | None = None,
+) -> int:
+    """Mark an experiment running before its job starts (a new row, or a requeued one); returns its id."""
+    method_sha = store.put_artifact(spec.method_path.read_bytes(), kind="code", media_type="text/x-python")
+    setup = spec.setup
+    config = {
+        "method": spec.method_name, "template": setup.template.name, "task": setup.task, "pair": setup.pair.name,
+        "hparams": spec.hparams, "seeds": spec.seeds, **(extra_config or {}),
+    }  # fmt: skip
+    with store.session() as session:
+        if experiment_id is None:
+            exp = create_experiment(
+                session=session, study_id=study_id,
+                experiment_in=ExperimentCreate(
+                    hypothesis_id=hypothesis_id, template=setup.template.name, method_sha256=method_sha, config=config,
+                    seed=spec.seeds[0] if spec.seeds else 0, sandbox_kind=sandbox_kind[:20],
+                ),
+            )  # fmt: skip
+            experiment_id = int(exp.id or 0)
+        start_experiment(session=session, experiment_id=experiment_id)
+    return experiment_id
+
+
+def finish_record(store: Store, *, experiment_id: int, result: ExperimentResult) -> None:
+    """Finish a running experiment with its host-computed scores, curve and the full result artifact."""
+    output_sha = store.put_artifact(
+        json.dumps(result.to_json()).encode(), kind="result", media_type="application/json"
+    )
+    with store.session() as session:
+        finish_experiment(
+            session=session, experiment_id=experiment_id, status=ExperimentStatus(result.status),
+            scores=result_scores(result), curve=result_curve(result), device_seconds=result.job_seconds,
+            error=result.error or None, output_sha256=output_sha,
+        )  # fmt: skip
+
+
 def record_result(
     store: Store,
     *,
@@ -90,11 +134,8 @@ def record_result(
     hypothesis_id: int | None = None,
     extra_config: dict[str, Any] | None = None,
 ) -> int:
-    """Create, start and finish one Experiment row for `result`; returns its id."""
+    """Create, start and finish one Experiment row for a result computed already; returns its id."""
     method_sha = store.put_artifact(method_path.read_bytes(), kind="code", media_type="text/x-python")
-    output_sha = store.put_artifact(
-        json.dumps(result.to_json()).encode(), kind="result", media_type="application/json"
-    )
     config = {
         "method": result.method, "template": result.template, "task": result.task, "pair": result.pair,
         "hparams": result.hparams, "seeds": result.seeds, **(extra_config or {}),
@@ -109,10 +150,5 @@ def record_result(
         )  # fmt: skip
         exp_id = int(exp.id or 0)
         start_experiment(session=session, experiment_id=exp_id)
-    with store.session() as session:
-        finish_experiment(
-            session=session, experiment_id=exp_id, status=ExperimentStatus(result.status),
-            scores=result_scores(result), curve=result_curve(result), device_seconds=result.job_seconds,
-            error=result.error or None, output_sha256=output_sha,
-        )  # fmt: skip
+    finish_record(store, experiment_id=exp_id, result=result)
     return exp_id

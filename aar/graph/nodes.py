@@ -20,7 +20,7 @@ from aar.graph.audit import audit_source
 from aar.graph.finalize import finalize  # noqa: F401 - a node, assembled by the builder
 from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Outcome, StudyState
-from aar.recording import record_result
+from aar.recording import finish_record, record_result, start_record
 from aar.researchers.base import ResearchView, score_of
 from aar.store import (
     Experiment,
@@ -261,7 +261,10 @@ def run(state: StudyState, rt: Runtime) -> Update:
     return {"candidates": cands, **({"stop_reason": stop} if stop else {})}
 
 
-def _existing(rt: Runtime, hypothesis_id: int) -> Experiment | None:
+FINISHED = {s.value for s in ExperimentStatus} - {"queued", "running", "interrupted"}
+
+
+def _search_rows(rt: Runtime, hypothesis_id: int) -> list[Experiment]:
     from sqlmodel import select
 
     with rt.store.session() as session:
@@ -270,21 +273,20 @@ def _existing(rt: Runtime, hypothesis_id: int) -> Experiment | None:
                 Experiment.study_id == rt.study_id, Experiment.hypothesis_id == hypothesis_id
             )
         ).all()
-        return next(
-            (
-                r
-                for r in rows
-                if r.status
-                not in (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING, ExperimentStatus.INTERRUPTED)
-            ),
-            None,
-        )
+    return [r for r in rows if r.config.get("role") == "search"]
+
+
+def _existing(rt: Runtime, hypothesis_id: int) -> Experiment | None:
+    """The hypothesis's finished search experiment, if any."""
+    return next((r for r in _search_rows(rt, hypothesis_id) if r.status in FINISHED), None)
 
 
 def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | str:
     """The experiment id, or a stop reason when the budget refuses the launch."""
-    if (prior := _existing(rt, c.hypothesis_id)) is not None:  # finished before a crash: never rerun
-        return int(prior.id or 0)
+    rows = _search_rows(rt, c.hypothesis_id)
+    if (done := next((r for r in rows if r.status in FINISHED), None)) is not None:
+        return int(done.id or 0)  # finished before a crash: never rerun
+    requeued = next((int(r.id or 0) for r in rows if r.status == ExperimentStatus.QUEUED), None)
     try:
         rt.budget.reserve_launch(est)
     except BudgetExceeded as exc:
@@ -303,21 +305,17 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
                 eval_splits=("dev",),
                 threads=threads,
             )
+            exp_id = start_record(rt.store, study_id=rt.study_id, spec=spec, hypothesis_id=c.hypothesis_id, sandbox_kind=rt.sandbox_kind,
+                                  extra_config={"role": "search", "round": state.round}, experiment_id=requeued)  # fmt: skip
             rt.event(
                 "run",
                 f"hypothesis {c.hypothesis_id}: {c.proposal.base_method} {json.dumps(c.proposal.hparams)} on {rt.sandbox_kind}",
                 hypothesis_id=c.hypothesis_id,
+                experiment_id=exp_id,
             )
             result = run_experiment(spec, rt.runner)
             result.sandbox = rt.sandbox_kind
-            exp_id = record_result(
-                rt.store,
-                study_id=rt.study_id,
-                result=result,
-                method_path=method,
-                hypothesis_id=c.hypothesis_id,
-                extra_config={"role": "search", "round": state.round},
-            )
+            finish_record(rt.store, experiment_id=exp_id, result=result)
         rt.budget.charge(
             "experiments",
             1,
