@@ -46,11 +46,16 @@ class PGR:
 
     def describe(self) -> str:
         if self.value is None:
-            return f"degenerate (ceiling {self.ceiling:.3f} ≤ weak {self.weak:.3f}: no gap to recover)"
+            return f"degenerate (ceiling {self.ceiling:.3f} vs weak {self.weak:.3f}: no gap to recover)"
         return f"{self.value:.3f}"
 
 
-def pgr(weak: float, ceiling: float, w2s: float, min_gap: float = 0.0) -> PGR:
+# Below one point of accuracy the gap is within the split's sampling noise: PGR would be noise over noise
+# (a 0.002 gap turns a 0.04 accuracy change into PGR 18), so such a setup is reported as degenerate.
+MIN_GAP = 0.01
+
+
+def pgr(weak: float, ceiling: float, w2s: float, min_gap: float = MIN_GAP) -> PGR:
     """(w2s − weak) / (ceiling − weak); degenerate (value None) when ceiling − weak ≤ min_gap."""
     if not ceiling - weak > min_gap:
         return PGR(None, weak, ceiling, w2s)

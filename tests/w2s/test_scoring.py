@@ -22,4 +22,5 @@ def test_pgr_formula_and_degenerate_gap():
     for ceiling in (0.6, 0.5):
         result = pgr(0.6, ceiling, 0.7)
         assert result.value is None and result.degenerate and "degenerate" in result.describe()
-    assert pgr(0.6, 0.605, 0.61, min_gap=0.01).degenerate
+    assert pgr(0.6, 0.605, 0.61).degenerate  # a gap inside the noise is degenerate by default
+    assert pgr(0.6, 0.605, 0.61, min_gap=0.0).value == pytest.approx(2.0)
