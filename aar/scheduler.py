@@ -7,7 +7,9 @@ then reads and scores the predictions itself (aar.w2s.experiment).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import queue
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,11 +54,52 @@ def sandbox_runner(
     return run
 
 
-def experiment_runner(
+RunnerFactory = Callable[[tuple[str, ...]], JobRunner]
+
+
+def runner_factory(
     kind: str | None, *, unsafe_local: bool = False, announce: Callable[[str], object] | None = None
-) -> JobRunner:
-    """Choose a sandbox (flag, AAR_SANDBOX, docker if an engine answers, else bwrap) and say which."""
+) -> tuple[RunnerFactory, str]:
+    """Choose a sandbox (flag, AAR_SANDBOX, docker if an engine answers, else bwrap), say which, and
+    return a factory of job runners bound to the devices a slot holds."""
     choice = select_sandbox(kind, unsafe_local=unsafe_local)
     if announce:
         announce(f"sandbox: {choice.kind} ({choice.why})")
-    return sandbox_runner(choice.sandbox, choice.kind)
+    return (lambda devices: sandbox_runner(choice.sandbox, choice.kind, devices=devices)), choice.kind
+
+
+def experiment_runner(
+    kind: str | None, *, unsafe_local: bool = False, announce: Callable[[str], object] | None = None
+) -> JobRunner:
+    """A runner for one job on the default (CPU) slot."""
+    factory, _ = runner_factory(kind, unsafe_local=unsafe_local, announce=announce)
+    return factory(())
+
+
+class DevicePool:
+    """The machine's job slots: one per GPU (by id), else CPU slots; a job holds one until it ends,
+    so concurrent launches never oversubscribe a device."""
+
+    def __init__(self, slots: list[tuple[str, ...]]) -> None:
+        self._free: queue.Queue[tuple[str, ...]] = queue.Queue()
+        for slot in slots:
+            self._free.put(slot)
+        self.size = len(slots)
+
+    @classmethod
+    def detect(cls, parallel: int) -> DevicePool:
+        """GPUs by id when torch sees any (one job per GPU), else `parallel` CPU slots (at most the cores)."""
+        import torch
+
+        gpus = [str(i) for i in range(torch.cuda.device_count())]
+        if gpus:
+            return cls([(g,) for g in gpus[: max(1, parallel)]])
+        return cls([()] * max(1, min(parallel, os.cpu_count() or 1)))
+
+    @contextmanager
+    def slot(self) -> Iterator[tuple[str, ...]]:
+        devices = self._free.get()
+        try:
+            yield devices
+        finally:
+            self._free.put(devices)

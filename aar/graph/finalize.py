@@ -12,7 +12,7 @@ from aar.graph.runtime import Runtime
 from aar.graph.state import Outcome, StudyState
 from aar.recording import record_result
 from aar.researchers.base import score_of
-from aar.w2s.experiment import ExperimentResult, ExperimentSpec, run_experiment
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec
 from aar.w2s.stats import paired_comparison
 
 Update = dict[str, Any]
@@ -51,8 +51,7 @@ def _run_recorded(
         eval_splits=("dev", "test"),
         weak_label_transform=transform,
     )
-    result = run_experiment(spec, rt.runner)
-    result.sandbox = rt.sandbox_kind
+    result = rt.run(spec)
     exp_id = record_result(
         rt.store,
         study_id=rt.study_id,

@@ -30,7 +30,7 @@ from aar.store import (
     create_hypothesis,
     update_hypothesis,
 )
-from aar.w2s.experiment import ExperimentResult, ExperimentSpec, naive_baseline, run_experiment
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec, naive_baseline
 from aar.w2s.stats import paired_comparison
 
 log = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def _audit_one(c: Candidate, rt: Runtime) -> str | None:
             eval_splits=("dev",),
             threads=1,
         )
-        result = run_experiment(spec, rt.runner)
+        result = rt.run(spec)
     return None if result.status == "ok" else f"smoke run {result.status}: {result.error[-1500:]}"
 
 
@@ -313,8 +313,7 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
                 hypothesis_id=c.hypothesis_id,
                 experiment_id=exp_id,
             )
-            result = run_experiment(spec, rt.runner)
-            result.sandbox = rt.sandbox_kind
+            result = rt.run(spec)
             finish_record(rt.store, experiment_id=exp_id, result=result)
         rt.budget.charge(
             "experiments",

@@ -7,7 +7,6 @@ fakes or small real parts.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +15,9 @@ from aar.budget import Budget, Limits
 from aar.config import Settings, StudyConfig
 from aar.errors import InfraError, UserError
 from aar.researchers.base import Researcher
+from aar.scheduler import DevicePool, RunnerFactory, runner_factory
 from aar.store import AgentEventBase, Store, record_event
-from aar.w2s.experiment import JobRunner
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec, run_experiment
 from aar.w2s.jobs import run_subprocess
 from aar.w2s.ladder import parse_pair
 from aar.w2s.setup import Setup
@@ -41,12 +41,23 @@ class Runtime:
     researcher: Researcher
     setup: Setup
     smoke_setup: Setup
-    runner: JobRunner  # runs untrusted method code (a sandbox)
+    runner_for: RunnerFactory  # a sandbox runner bound to a slot's devices
     sandbox_kind: str
-    slots: int
+    pool: DevicePool
     display: Display = lambda node, message: None
     library: dict[str, str] = field(default_factory=dict)
     library_spaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def slots(self) -> int:
+        return self.pool.size
+
+    def run(self, spec: ExperimentSpec) -> ExperimentResult:
+        """Run one experiment on a free slot (its GPU, or a CPU slot), through the sandbox."""
+        with self.pool.slot() as devices:
+            result = run_experiment(spec, self.runner_for(devices))
+        result.sandbox = self.sandbox_kind
+        return result
 
     def event(self, node: str, message: str, **data: Any) -> None:
         """Record one agent step in the store (for `aar log`) and show it."""
@@ -63,38 +74,17 @@ class Runtime:
         self.display(node, message)
 
 
-def device_slots(parallel: int) -> tuple[int, list[str]]:
-    """How many jobs may run at once, and the GPU ids to hand out (none on a CPU machine)."""
-    try:
-        import torch
-
-        gpus = [str(i) for i in range(torch.cuda.device_count())]
-    except ImportError:  # torch is a dependency; this only guards odd installs
-        gpus = []
-    if gpus:
-        return max(1, min(parallel, len(gpus))), gpus
-    return max(1, min(parallel, os.cpu_count() or 1)), []
-
-
-def choose_runner(config: StudyConfig, announce: Callable[[str], object] | None) -> tuple[JobRunner, str]:
+def choose_runner(config: StudyConfig, announce: Callable[[str], object] | None) -> tuple[RunnerFactory, str]:
     """A sandbox for method code. Builtin studies run only library code (ours, trusted), so without any
     sandbox they fall back to a plain subprocess; LLM-written code never does without --unsafe-local."""
-    from aar.scheduler import experiment_runner
-
     try:
-        kinds: list[str] = []
-        runner = experiment_runner(
-            config.sandbox or None, unsafe_local=config.unsafe_local, announce=lambda m: kinds.append(m)
-        )
-        if announce and kinds:
-            announce(kinds[0])
-        return runner, kinds[0].split()[1] if kinds else "sandbox"
+        return runner_factory(config.sandbox or None, unsafe_local=config.unsafe_local, announce=announce)
     except (InfraError, UserError) as exc:
         if config.policy != "builtin" or config.sandbox:
             raise
         if announce:
             announce(f"sandbox: none available ({exc}); builtin library code runs in a plain subprocess")
-        return run_subprocess, "subprocess"
+        return (lambda devices: run_subprocess), "subprocess"
 
 
 def make_setups(config: StudyConfig, settings: Settings) -> tuple[Setup, Setup]:

@@ -17,7 +17,6 @@ from aar.graph.runtime import (
     Display,
     Runtime,
     choose_runner,
-    device_slots,
     library_sources,
     limits_of,
     make_budget,
@@ -25,6 +24,7 @@ from aar.graph.runtime import (
 )
 from aar.graph.state import StudyState
 from aar.researchers.base import Researcher
+from aar.scheduler import DevicePool
 from aar.store import Store, StudyCreate, create_study, find_study, recover_interrupted
 
 
@@ -83,8 +83,8 @@ def build_runtime(
     setup, smoke = make_setups(config, settings)
     setup.splits  # noqa: B018 - validate the task and sizes before anything is spent
     budget = make_budget(store, study_id, config)
-    runner, kind = choose_runner(config, announce)
-    slots, _gpus = device_slots(config.parallel)
+    runner_for, kind = choose_runner(config, announce)
+    pool = DevicePool.detect(config.parallel)
     library, spaces = library_sources(settings)
     researcher = make_researcher(config, {"store": store, "study_id": study_id, "budget": budget})
     rt = Runtime(
@@ -96,9 +96,9 @@ def build_runtime(
         researcher,
         setup,
         smoke,
-        runner,
+        runner_for,
         kind,
-        slots,
+        pool,
         display,
         library,
         spaces,
