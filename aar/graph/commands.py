@@ -124,9 +124,12 @@ def _run(fn, name: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     console.print(f"\n[bold]study {outcome.name}[/bold] (id {outcome.study_id}) ended: {outcome.stop_reason}")
     if outcome.best:
         b = outcome.best
-        console.print(
-            f"best: {b['method']} {json.dumps(b['hparams'])} dev PGR {b.get('dev_pgr')} CI [{b.get('dev_pgr_lo')}, {b.get('dev_pgr_hi')}]"
+        hp = ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["hparams"].items()
         )
+        pgr = "n/a" if b.get("dev_pgr") is None else f"{b['dev_pgr']:.3f}"
+        ci = "" if b.get("dev_pgr_lo") is None else f" [{b['dev_pgr_lo']:.3f}, {b['dev_pgr_hi']:.3f}]"
+        console.print(f"best: {b['method']} ({hp}): dev PGR {pgr}{ci}", highlight=False)
     console.print(f"report: {outcome.report_path}")
 
 
