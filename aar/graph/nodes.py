@@ -40,31 +40,34 @@ Update = dict[str, Any]
 # ---- helpers ------------------------------------------------------------------------------------------
 
 
+GROUND_TRUTH_FIELDS = (
+    "dev_pgr",
+    "dev_pgr_lo",
+    "dev_pgr_hi",
+    "dev_pgr_by_seed",
+    "verdict_vs_naive",
+    "verdict_vs_best",
+)
+
+
+def visible(o: Outcome | None, feedback: str) -> Outcome | None:
+    """An outcome as the researcher may see it: in blind mode every ground-truth score is blanked."""
+    if o is None or feedback != "blind":
+        return o
+    blank = {"dev_pgr_by_seed": {}, "verdict_vs_naive": "", "verdict_vs_best": ""}
+    return o.model_copy(update={f: blank.get(f) for f in GROUND_TRUTH_FIELDS})
+
+
 def view(state: StudyState, rt: Runtime) -> ResearchView:
-    """What the researcher may see; in blind mode every ground-truth score is blanked."""
-    blind = state.config.feedback == "blind"
-
-    def visible(o: Outcome | None) -> Outcome | None:
-        if o is None or not blind:
-            return o
-        return o.model_copy(
-            update={
-                "dev_pgr": None,
-                "dev_pgr_lo": None,
-                "dev_pgr_hi": None,
-                "dev_pgr_by_seed": {},
-                "verdict_vs_naive": "",
-                "verdict_vs_best": "",
-            }
-        )
-
+    """What the researcher may see (see `visible`)."""
+    fb = state.config.feedback
     t = rt.setup.template
     return ResearchView(
         goal=state.config.goal, task=state.config.task, pair=state.config.pair, template=t.name,
         feedback=state.config.feedback, round=state.round, per_round=state.config.per_round,
         template_defaults=t.defaults, template_space=t.space, library=rt.library, library_spaces=rt.library_spaces,
-        history=[o for o in (visible(x) for x in state.outcomes) if o is not None],
-        naive=visible(state.naive), best=visible(state.best), budget_left=rt.budget.remaining(),
+        history=[o for o in (visible(x, fb) for x in state.outcomes) if o is not None],
+        naive=visible(state.naive, fb), best=visible(state.best, fb), budget_left=rt.budget.remaining(),
     )  # fmt: skip
 
 
@@ -377,7 +380,7 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
                 else "first result"
             )
         try:
-            finding = rt.researcher.analyze(o, view(state, rt))
+            finding = rt.researcher.analyze(visible(o, state.config.feedback) or o, view(state, rt))
         except BudgetExceeded as exc:
             finding, stop = f"(no analysis: budget limit {exc.limit} reached)", f"budget: {exc.limit}"
         status = _hypothesis_status(o)

@@ -78,20 +78,27 @@ def test_budget_stops_cleanly_and_never_overruns(settings, store):
 def test_blind_mode_hides_ground_truth_from_the_researcher(settings, store, monkeypatch):
     from aar.researchers import builtin
 
-    seen = []
-    real = builtin.BuiltinResearcher.propose
+    seen, analyzed = [], []
+    real_propose, real_analyze = builtin.BuiltinResearcher.propose, builtin.BuiltinResearcher.analyze
 
-    def spy(self, view):
+    def spy_propose(self, view):
         seen.append(view)
-        return real(self, view)
+        return real_propose(self, view)
 
-    monkeypatch.setattr(builtin.BuiltinResearcher, "propose", spy)
+    def spy_analyze(self, outcome, view):
+        analyzed.append(outcome)
+        return real_analyze(self, outcome, view)
+
+    monkeypatch.setattr(builtin.BuiltinResearcher, "propose", spy_propose)
+    monkeypatch.setattr(builtin.BuiltinResearcher, "analyze", spy_analyze)
     start_study(study_config("blind", feedback="blind", max_experiments=5), settings, store, display=Events())
-    assert seen
-    for view in seen:
-        for o in [*view.history, view.naive, view.best]:
-            if o is not None:
-                assert o.dev_pgr is None and not o.dev_pgr_by_seed and o.verdict_vs_naive == ""
+    assert seen and analyzed
+    shown = [o for view in seen for o in [*view.history, view.naive, view.best] if o is not None] + analyzed
+    for o in shown:
+        assert (
+            o.dev_pgr is None and o.dev_pgr_lo is None and not o.dev_pgr_by_seed and o.verdict_vs_naive == ""
+        )
+    assert any(o.signals.get("confidence") is not None for o in analyzed)  # label-free signals remain
 
 
 @pytest.mark.slow
