@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import resource
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -38,17 +39,25 @@ def sandbox_processes() -> list[str]:
 
 
 def test_network_is_unreachable(sandbox: Sandbox, make_job: Any) -> None:
-    job = make_job("""
-        def connect(host):
-            s = socket.socket(); s.settimeout(3); s.connect((host, 80))
-        attempt("outside", lambda: connect("1.1.1.1"))
-        attempt("bridge", lambda: connect("172.17.0.1"))
-        attempt("resolve", lambda: socket.getaddrinfo("pypi.org", 443))
+    # Targets stay on this machine even if isolation failed: a listener on the host's loopback, the
+    # Docker bridge (the host's own address) and a name under .invalid (never resolvable). The real proof
+    # is the last check: the sandbox has no interface but its own loopback, so nothing has a route out.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    job = make_job(f"""
+        def connect(host, port):
+            s = socket.socket(); s.settimeout(3); s.connect((host, port))
+        attempt("outside", lambda: connect("127.0.0.1", {port}))
+        attempt("bridge", lambda: connect("172.17.0.1", {port}))
+        attempt("resolve", lambda: socket.getaddrinfo("aar-sandbox-check.invalid", 443))
         lines = open("/proc/net/dev").read().splitlines()[2:]
         REPORT["interfaces"] = sorted(line.split(":")[0].strip() for line in lines)
         save()
     """)
     result = sandbox.run(job)
+    listener.close()
     assert result.status is Status.OK, result
     got = report(job)
     for name in ("outside", "bridge", "resolve"):
