@@ -59,7 +59,8 @@ def load_rotten_tomatoes() -> list[Example]:
 
 
 def boolq_text(question: str, passage: str) -> str:
-    return f"Passage: {passage.strip()}\nQuestion: {question.strip()}?"
+    """Question first: encoders truncate long inputs, and a cut-off question cannot be answered."""
+    return f"Question: {question.strip()}?\nPassage: {passage.strip()}"
 
 
 def load_boolq_offline() -> list[Example]:
