@@ -251,17 +251,23 @@ def record_manual(settings: Settings, result: ExperimentResult, method_path: Pat
 def job_runner(
     method: str, sandbox: str, unsafe_local: bool, settings: Settings, quiet: bool
 ) -> JobRunner | None:
-    """Library methods are trusted code and run in-process unless a sandbox is named; anything else is
-    untrusted and goes through a sandbox (a plain subprocess only with --unsafe-local)."""
-    if method in LIBRARY_METHODS and not sandbox:
-        return None
+    """Everything goes through a sandbox when one is available. Library methods are our own (trusted)
+    code, so on a machine with no Docker engine and no bwrap they run in-process instead; anything else
+    needs a sandbox (or --unsafe-local for a plain subprocess)."""
+    from aar.errors import InfraError
     from aar.scheduler import experiment_runner
 
-    return experiment_runner(
-        sandbox or settings.sandbox or None,
-        unsafe_local=unsafe_local,
-        announce=None if quiet else console.print,
-    )
+    announce = None if quiet else console.print
+    try:
+        return experiment_runner(
+            sandbox or settings.sandbox or None, unsafe_local=unsafe_local, announce=announce
+        )
+    except InfraError:
+        if method not in LIBRARY_METHODS or sandbox or settings.sandbox:
+            raise
+        if announce:
+            announce("sandbox: none available; the library method runs in-process (trusted code)")
+        return None
 
 
 def register(app: typer.Typer) -> None:
