@@ -164,13 +164,13 @@ def route_after_propose(state: StudyState) -> Literal["implement", "finalize"]:
 
 def implement(state: StudyState, rt: Runtime) -> Update:
     """The researcher writes method.py for every candidate still pending."""
-    out = []
+    out, seen = [], view(state, rt)  # one view for the node: building it reads the budget ledger
     for c in state.candidates:
         if c.status != "pending":
             out.append(c)
             continue
         try:
-            code = rt.researcher.implement(c.proposal, c.observations, view(state, rt))
+            code = rt.researcher.implement(c.proposal, c.observations, seen)
         except BudgetExceeded as exc:
             return {"stop_reason": f"budget: {exc.limit}"}
         except AgentError as exc:  # the model could not produce valid code: the hypothesis fails
@@ -371,6 +371,7 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
     )
     new = [o for o in new if o.hypothesis_id in {c.hypothesis_id for c in state.candidates}]
     best, improved, stop = state.best, False, None
+    seen = view(state, rt)
     for o in new:
         if state.naive and o.status == "ok":
             o.verdict_vs_naive = paired_comparison(o.dev_pgr_by_seed, state.naive.dev_pgr_by_seed).describe()
@@ -380,7 +381,7 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
                 else "first result"
             )
         try:
-            finding = rt.researcher.analyze(visible(o, state.config.feedback) or o, view(state, rt))
+            finding = rt.researcher.analyze(visible(o, state.config.feedback) or o, seen)
         except BudgetExceeded as exc:
             finding, stop = f"(no analysis: budget limit {exc.limit} reached)", f"budget: {exc.limit}"
         status = _hypothesis_status(o)
