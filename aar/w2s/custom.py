@@ -1,4 +1,8 @@
-"""User data (`--task custom:PATH`): a JSONL or CSV file with `text`, `label` and an optional `id`.
+"""User data (`--task custom:PATH`): a JSONL or CSV file with `text`, `label`, optional `id` and `group`.
+
+Rows that share a `group` (e.g. one question with several candidate answers) always land in the same
+split, so a question never has a twin in `weak_train` while it is scored in `dev` or `test`; rows without
+one stand alone.
 
 Every problem is reported as one line naming the file, the row and what is wrong; nothing is loaded
 half-way. Labels may be 0/1, true/false, yes/no or positive/negative.
@@ -68,7 +72,9 @@ def _example(record: dict[str, Any], path: Path, row: int) -> Example:
         if raw_id not in (None, "")
         else "h" + hashlib.sha256(text.encode()).hexdigest()[:12]
     )
-    return Example(ex_id, text, _label(record["label"], path, row))
+    raw_group = record.get("group")
+    group = str(raw_group).strip() if raw_group not in (None, "") else None
+    return Example(ex_id, text, _label(record["label"], path, row), group=group or None)
 
 
 def load_custom(path: Path) -> list[Example]:

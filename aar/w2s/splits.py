@@ -8,11 +8,14 @@ per-seed partition would hand one seed's held-out labels to another seed's weak_
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import asdict, dataclass
 
 from aar.errors import UserError
 from aar.w2s.tasks import Example
+
+log = logging.getLogger(__name__)
 
 SPLIT_NAMES = ("weak_train", "w2s_train", "dev", "test")
 
@@ -64,17 +67,59 @@ class Splits:
 
 
 def make_splits(examples: list[Example], sizes: SplitSizes, split_seed: int, task: str = "task") -> Splits:
-    """Shuffle by `split_seed` (after sorting by id, so file order does not matter) and cut the splits."""
+    """Shuffle by `split_seed` (after sorting by id, so file order does not matter) and cut the splits.
+
+    Examples that share a `group` (one question's true and false answer) always land in the same split.
+    A task without groups is cut exactly as before groups existed (cached baselines stay valid).
+    """
     if len(examples) < sizes.total:
         raise UserError(
             f"{task}: {len(examples)} examples, but the splits need {sizes.total} "
             f"({', '.join(f'{k}={v}' for k, v in sizes.as_dict().items())}); pass smaller --sizes"
         )
     ordered = sorted(examples, key=lambda ex: ex.id)
-    random.Random(split_seed).shuffle(ordered)
+    if all(ex.group is None for ex in ordered):
+        random.Random(split_seed).shuffle(ordered)
+        return _cut(ordered, sizes)
+    return _cut_groups(ordered, sizes, split_seed, task)
+
+
+def _cut(ordered: list[Example], sizes: SplitSizes) -> Splits:
     cuts, start = {}, 0
     for name in SPLIT_NAMES:
         n = getattr(sizes, name)
         cuts[name] = ordered[start : start + n]
         start += n
+    return Splits(**cuts)
+
+
+def _cut_groups(ordered: list[Example], sizes: SplitSizes, split_seed: int, task: str) -> Splits:
+    """Shuffle whole groups and give each to the first split with room for all of it.
+
+    A split ends short only by less than the largest group (it had no room left for a whole one);
+    a larger shortfall, or an empty split, means the task ran out of groups: a UserError.
+    """
+    groups: dict[tuple[bool, str], list[Example]] = {}
+    for ex in ordered:  # an ungrouped example is its own group, in a namespace no named group can enter
+        key = (False, ex.id) if ex.group is None else (True, ex.group)
+        groups.setdefault(key, []).append(ex)
+    keys = sorted(groups)
+    random.Random(split_seed).shuffle(keys)
+    room = sizes.as_dict()
+    cuts: dict[str, list[Example]] = {name: [] for name in SPLIT_NAMES}
+    for key in keys:
+        members = groups[key]
+        name = next((n for n in SPLIT_NAMES if room[n] >= len(members)), None)
+        if name is not None:
+            cuts[name] += members
+            room[name] -= len(members)
+    largest = max(len(members) for members in groups.values())
+    wanted = sizes.as_dict()
+    if short := {name: left for name, left in room.items() if left >= largest or left == wanted[name]}:
+        raise UserError(
+            f"{task}: not enough whole groups of examples to fill the splits (short by "
+            f"{', '.join(f'{k}={v}' for k, v in short.items())}); pass smaller --sizes"
+        )
+    if any(room.values()):
+        log.info("%s: splits short by %s (groups are kept whole)", task, room)
     return Splits(**cuts)

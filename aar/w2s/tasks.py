@@ -17,11 +17,16 @@ from aar.errors import UserError
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled example; `id` is stable across runs (from the source or a hash of the text)."""
+    """One labelled example; `id` is stable across runs (from the source or a hash of the text).
+
+    `group` ties examples that must land in the same split (e.g. one question's true and false answer);
+    None means the example stands alone.
+    """
 
     id: str
     text: str
     label: int
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,8 @@ def convert_sciq(rows: Iterable[dict[str, Any]]) -> list[Example]:
         q = f"Q: {row['question'].strip()}"
         if row.get("support"):
             q = f"{row['support'].strip()}\n{q}"
-        out.append(Example(f"sciq-{i}-t", f"{q}\nA: {row['correct_answer']}", 1))
-        out.append(Example(f"sciq-{i}-f", f"{q}\nA: {distractor}", 0))
+        out.append(Example(f"sciq-{i}-t", f"{q}\nA: {row['correct_answer']}", 1, group=f"sciq-{i}"))
+        out.append(Example(f"sciq-{i}-f", f"{q}\nA: {distractor}", 0, group=f"sciq-{i}"))
     return out
 
 
@@ -128,8 +133,8 @@ def convert_cosmos_qa(rows: Iterable[dict[str, Any]]) -> list[Example]:
         correct = int(row["label"])
         wrong = random.Random(i).choice([k for k in range(4) if k != correct])
         stem = f"{row['context'].strip()}\nQ: {row['question'].strip()}"
-        out.append(Example(f"cosmos-{i}-t", f"{stem}\nA: {answers[correct]}", 1))
-        out.append(Example(f"cosmos-{i}-f", f"{stem}\nA: {answers[wrong]}", 0))
+        out.append(Example(f"cosmos-{i}-t", f"{stem}\nA: {answers[correct]}", 1, group=f"cosmos-{i}"))
+        out.append(Example(f"cosmos-{i}-f", f"{stem}\nA: {answers[wrong]}", 0, group=f"cosmos-{i}"))
     return out
 
 
@@ -205,10 +210,14 @@ def load_task(name: str) -> list[Example]:
 
 
 def task_fingerprint(examples: list[Example]) -> str:
-    """A content hash of a task's examples (ids, texts, labels), for cache keys."""
+    """A content hash of a task's examples (ids, texts, labels, groups), for cache keys.
+
+    Groups change the splits, so they count; an ungrouped example hashes as it always did.
+    """
     import hashlib
 
     h = hashlib.sha256()
     for ex in examples:
-        h.update(f"{ex.id}\t{ex.label}\t{ex.text}\n".encode())
+        group = "" if ex.group is None else f"\tgroup={ex.group}"
+        h.update(f"{ex.id}\t{ex.label}\t{ex.text}{group}\n".encode())
     return h.hexdigest()[:16]

@@ -1,9 +1,11 @@
+import itertools
 import json
 from pathlib import Path
 
 import pytest
 
 from aar.errors import UserError
+from aar.w2s.splits import SPLIT_NAMES, SplitSizes, make_splits
 from aar.w2s.tasks import HUB_TASKS, load_task, task_fingerprint
 
 
@@ -56,3 +58,23 @@ def test_unknown_task_is_a_user_error():
         load_task("nope")
     with pytest.raises(UserError, match="unknown hub task"):
         load_task("hub:nope")
+
+
+@pytest.mark.parametrize("name", ["sciq", "cosmos_qa"])
+def test_two_answer_tasks_never_split_a_question(tmp_path: Path, name: str):
+    rows = []
+    for i in range(40):
+        row = dict(HUB_ROWS[name])
+        row["question"] = f"{row['question']} (variant {i})"
+        rows.append(row)
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    examples = load_task(f"hub:{name}={path}")
+    assert len({e.group for e in examples}) == 40 and all(e.group for e in examples)
+    sizes = SplitSizes(weak_train=16, w2s_train=32, dev=12, test=16)
+    for seed in range(5):
+        splits = make_splits(examples, sizes, seed)
+        stems = {n: {e.text.split("\nA: ")[0] for e in splits.get(n)} for n in SPLIT_NAMES}
+        for a, b in itertools.combinations(SPLIT_NAMES, 2):
+            assert not stems[a] & stems[b], (seed, a, b)  # a question's twin sits in no other split
+        assert [len(splits.get(n)) for n in SPLIT_NAMES] == [16, 32, 12, 16]
