@@ -50,7 +50,8 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     _register_commands()
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click *returns* a typer.Exit's code instead of exiting with it.
+        code = app(standalone_mode=False)
     except AarError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(exc.exit_code)
@@ -59,8 +60,8 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
+    except typer.Abort as exc:  # click turns Ctrl-C into Abort
+        sys.exit(130 if isinstance(exc.__context__, KeyboardInterrupt) else 1)
     except Exception as exc:
         # typer vendors its own click; usage errors (bad option values) derive from its ClickException.
         if (
@@ -71,3 +72,5 @@ def main() -> None:
             exc.show()
             sys.exit(2)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)
