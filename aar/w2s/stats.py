@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,26 @@ def bootstrap_ci(
     return Estimate(float(x.mean()), float(lo), float(hi), len(x), float(x.std(ddof=1)))
 
 
+# Seed-based verdicts need at least this many seeds: with fewer, a paired comparison cannot tell a
+# gain from seed noise (a t interval on two differences spans ±12.7 standard errors).
+MIN_SEEDS = 3
+
+
+def too_few_seeds(n: int) -> str:
+    """The verdict of a seed-based check run on `n` < MIN_SEEDS seeds."""
+    return f"inconclusive ({n} seed{'s' if n != 1 else ''}; ≥ {MIN_SEEDS} needed)"
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> Estimate:
+    """Mean of `values` with a Student-t interval at `level` (honest for a few seeds); NaNs dropped."""
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if len(x) < 2:
+        return bootstrap_ci(x.tolist(), level)
+    mean, std = float(x.mean()), float(x.std(ddof=1))
+    half = float(stats.t.ppf((1 + level) / 2, len(x) - 1)) * std / math.sqrt(len(x))
+    return Estimate(mean, mean - half, mean + half, len(x), std)
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Method A minus method B on the same seeds."""
@@ -50,20 +71,29 @@ class Comparison:
     diff: Estimate
     wins: int
     losses: int
-    verdict: str  # "better" | "worse" | "inside noise" | "too few seeds"
+    verdict: str  # "better" | "worse" | "inside noise" | "inconclusive (n seeds; ≥ 3 needed)"
+
+    @property
+    def better(self) -> bool:
+        """True only for a gain whose interval lies clear of zero on at least MIN_SEEDS seeds."""
+        return self.verdict == "better"
 
     def describe(self) -> str:
         return f"Δ {self.diff.describe()} ({self.wins} wins / {self.losses} losses): {self.verdict}"
 
 
 def paired_comparison(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> Comparison:
-    """Compare two methods seed by seed; a gain counts only when the CI of the difference excludes 0."""
+    """Compare two methods seed by seed: a Student-t interval on the paired differences.
+
+    "better" / "worse" need at least MIN_SEEDS shared seeds and an interval clear of zero; with fewer
+    seeds the verdict is "inconclusive", whatever the wins (3 of 3 wins happen by chance one time in 8).
+    """
     seeds = sorted(s for s in set(a) & set(b) if not (math.isnan(a[s]) or math.isnan(b[s])))
     diffs = [a[s] - b[s] for s in seeds]
-    est = bootstrap_ci(diffs, level)
+    est = t_interval(diffs, level)
     wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
-    if est.n < 2:
-        verdict = "too few seeds"
+    if est.n < MIN_SEEDS:
+        verdict = too_few_seeds(est.n)
     elif est.lo > 0:
         verdict = "better"
     elif est.hi < 0:

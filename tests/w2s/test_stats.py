@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from aar.w2s.stats import bootstrap_ci, paired_comparison
+from aar.w2s.stats import bootstrap_ci, paired_comparison, t_interval
 
 
 def test_bootstrap_ci_brackets_mean_and_narrows_with_more_seeds():
@@ -26,6 +26,32 @@ def test_paired_comparison_verdicts():
     assert paired_comparison({s: v - 0.2 for s, v in base.items()}, base).verdict == "worse"
     noisy = {s: v + (0.05 if s % 2 else -0.05) for s, v in base.items()}
     assert paired_comparison(noisy, base).verdict == "inside noise"
-    assert paired_comparison({0: 1.0}, {0: 0.0}).verdict == "too few seeds"
+    assert paired_comparison({0: 1.0}, {0: 0.0}).verdict == "inconclusive (1 seed; ≥ 3 needed)"
     # only shared seeds are compared
     assert paired_comparison({0: 1.0, 1: 1.0, 9: 5.0}, {0: 0.0, 1: 0.0}).diff.n == 2
+
+
+def test_fewer_than_three_seeds_never_better_whatever_the_gap():
+    # issue 9: one seed, test PGR 0.30 vs -0.72 shuffled; two seeds both far ahead: no verdict either way
+    assert paired_comparison({0: 0.30}, {0: -0.72}).verdict == "inconclusive (1 seed; ≥ 3 needed)"
+    two = paired_comparison({0: 0.30, 1: 0.35}, {0: -0.72, 1: -0.70})
+    assert two.verdict == "inconclusive (2 seeds; ≥ 3 needed)" and not two.better
+    assert paired_comparison({0: -0.72, 1: -0.70}, {0: 0.30, 1: 0.35}).verdict.startswith("inconclusive")
+
+
+def test_three_wins_are_not_better_unless_the_interval_clears_zero():
+    # 3 of 3 wins happen by chance one time in 8: small noisy gains stay inside noise ...
+    noisy = paired_comparison({0: 0.40, 1: 0.31, 2: 0.52}, {0: 0.30, 1: 0.30, 2: 0.30})
+    assert (noisy.wins, noisy.losses) == (3, 0) and noisy.verdict == "inside noise"
+    assert noisy.diff.lo < 0 < noisy.diff.hi
+    # ... while a large, consistent gain over three seeds is better (and the mirror image worse)
+    assert paired_comparison({0: 0.30, 1: 0.32, 2: 0.29}, {0: -0.72, 1: -0.70, 2: -0.75}).better
+    assert paired_comparison({0: -0.72, 1: -0.70, 2: -0.75}, {0: 0.30, 1: 0.32, 2: 0.29}).verdict == "worse"
+
+
+def test_t_interval_is_wider_than_the_percentile_bootstrap_for_few_seeds():
+    values = [0.1, 0.01, 0.22]
+    t, boot = t_interval(values), bootstrap_ci(values)
+    assert t.lo < boot.lo and t.hi > boot.hi and abs(t.mean - boot.mean) < 1e-12
+    assert t.lo < 0  # the bootstrap's lower bound is the smallest value: it calls this "better"
+    assert boot.lo > 0
