@@ -59,8 +59,8 @@ class StudyConfig(BaseModel):
     target_pgr: float | None = None  # stop when the best dev PGR's CI lower bound reaches this
     finalists: int = 2  # best methods that get integrity checks and the sealed test
     # Budget limits (None = unlimited); deadline is a Unix time.
-    max_usd: float | None = None
-    max_tokens: float | None = None
-    max_device_seconds: float | None = None
-    max_experiments: float | None = None
+    max_usd: float | None = Field(default=None, ge=0)
+    max_tokens: float | None = Field(default=None, ge=0)
+    max_device_seconds: float | None = Field(default=None, ge=0)
+    max_experiments: float | None = Field(default=None, ge=0)
     deadline: float | None = None

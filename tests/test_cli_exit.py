@@ -30,3 +30,23 @@ def test_ctrl_c_during_a_study_exits_130_with_how_to_resume(tmp_path: Path, shar
     text = "".join(lines) + out
     assert proc.returncode == 130, text[-2000:]
     assert "aar resume ctrl-c" in text
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "--max-experiments=-3",
+        "--max-experiments=0",
+        "--max-usd=-1",
+        "--max-tokens=-5",
+        "--max-device-hours=-2",
+    ],
+)
+def test_negative_or_empty_budgets_are_a_usage_error(flag: str, tmp_path: Path) -> None:
+    env = dict(os.environ, AAR_RESULTS_DIR=str(tmp_path / "results"))
+    out = subprocess.run(
+        [sys.executable, "-m", "aar", "run", flag], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and flag.split("=")[0] in out.stderr
+    assert not (tmp_path / "results").exists()  # refused before anything was written

@@ -61,10 +61,10 @@ def run_cmd(
     sizes: Annotated[
         str, typer.Option("--sizes", help="Split sizes, e.g. weak_train=500,w2s_train=2000")
     ] = "",
-    max_usd: Annotated[float | None, typer.Option("--max-usd")] = None,
-    max_tokens: Annotated[float | None, typer.Option("--max-tokens")] = None,
-    max_device_hours: Annotated[float | None, typer.Option("--max-device-hours")] = None,
-    max_experiments: Annotated[int | None, typer.Option("--max-experiments")] = 16,
+    max_usd: Annotated[float | None, typer.Option("--max-usd", min=0)] = None,
+    max_tokens: Annotated[float | None, typer.Option("--max-tokens", min=0)] = None,
+    max_device_hours: Annotated[float | None, typer.Option("--max-device-hours", min=0)] = None,
+    max_experiments: Annotated[int | None, typer.Option("--max-experiments", min=1)] = 16,
     deadline: Annotated[str, typer.Option("--deadline", help="Wall-clock limit, e.g. 30m, 2h")] = "20m",
     parallel: Annotated[int, typer.Option("--parallel", min=1)] = 1,
     per_round: Annotated[int, typer.Option("--per-round", min=1)] = 3,
