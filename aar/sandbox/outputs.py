@@ -1,16 +1,14 @@
 """Host-side handling of a job's /out: a bounded staging folder, a careful copy back, prediction checks.
 
 Nothing under /out is trusted. The host copies back regular files only (never following a link), within
-size and count caps, then reads predictions with schema and exact-id checks. Metrics the job writes about
-itself are never read here; the host scores predictions against labels only it holds.
+size and count caps, then checks predictions with the host's one reader (aar.w2s.predictions). Metrics
+the job writes about itself are never read here; the host scores predictions against labels only it holds.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
-import math
 import os
 import shutil
 import stat
@@ -19,17 +17,15 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aar.errors import AgentError
+from aar.w2s.predictions import InvalidOutput
+from aar.w2s.predictions import read_predictions as read_predictions  # re-exported
 
 log = logging.getLogger(__name__)
 
 SANDBOX_UID = 65534  # nobody: the unprivileged user every sandboxed job runs as
-MAX_PREDICTION_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 16
-
-
-class PredictionError(AgentError):
-    """A prediction file failed the host's checks; the message is the reason shown to the agent."""
+# The host's one prediction reader lives in aar.w2s.predictions; the sandbox layer checks with it too.
+PredictionError = InvalidOutput
 
 
 @dataclass(frozen=True)
@@ -147,71 +143,6 @@ def _kind(mode: int) -> str:
     return "fifo, socket or device"
 
 
-def read_predictions(
-    path: Path, expected_ids: Collection[str], *, max_bytes: int = MAX_PREDICTION_BYTES
-) -> dict[str, float]:
-    """Read a predictions file (`{"id", "p"}` per line) written by untrusted code.
-
-    Regular files only (checked with lstat, opened without following links), at most `max_bytes`, every
-    line an object with a string id and a finite p in [0, 1], no duplicates, exactly `expected_ids`.
-
-    Raises:
-        PredictionError: with the reason, when any check fails.
-    """
-    data = _read_regular(path, max_bytes)
-    preds: dict[str, float] = {}
-    for lineno, line in enumerate(data.splitlines(), start=1):
-        if line.strip():
-            key, p = _parse_line(line, path, lineno)
-            if key in preds:
-                raise PredictionError(f"{path.name}, line {lineno}: duplicate id {key!r}")
-            preds[key] = p
-    _check_ids(path, set(preds), {str(i) for i in expected_ids})
-    return preds
-
-
-def _read_regular(path: Path, max_bytes: int) -> bytes:
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        raise PredictionError(f"{path.name}: missing") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise PredictionError(f"{path.name}: not a regular file ({_kind(st.st_mode)})")
-    if st.st_size > max_bytes:
-        raise PredictionError(f"{path.name}: {st.st_size} bytes, over the cap of {max_bytes}")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise PredictionError(f"{path.name}: over the cap of {max_bytes} bytes")
-    return data
-
-
-def _parse_line(line: bytes, path: Path, lineno: int) -> tuple[str, float]:
-    where = f"{path.name}, line {lineno}"
-    try:
-        row = json.loads(line)
-    except ValueError as exc:
-        raise PredictionError(f"{where}: not JSON ({exc})") from None
-    if not isinstance(row, dict) or "id" not in row or "p" not in row:
-        raise PredictionError(f"{where}: expected an object with 'id' and 'p'")
-    key, p = row["id"], row["p"]
-    if isinstance(key, bool) or not isinstance(key, str | int):
-        raise PredictionError(f"{where}: id must be a string")
-    if isinstance(p, bool) or not isinstance(p, int | float) or not math.isfinite(p) or not 0.0 <= p <= 1.0:
-        raise PredictionError(f"{where}: p must be a number in [0, 1], got {p!r}")
-    return str(key), float(p)
-
-
-def _check_ids(path: Path, got: set[str], want: set[str]) -> None:
-    missing, extra = want - got, got - want
-    if missing or extra:
-        raise PredictionError(
-            f"{path.name}: ids differ from eval.jsonl: {len(missing)} missing "
-            f"{sorted(missing)[:3]}, {len(extra)} unexpected {sorted(extra)[:3]}"
-        )
-
-
 def check_expected(out_dir: Path, expected: Mapping[str, Collection[str]]) -> str | None:
     """Check every prediction file matching each pattern in `expected`; the first reason, or None if fine."""
     for pattern, ids in expected.items():
@@ -221,8 +152,8 @@ def check_expected(out_dir: Path, expected: Mapping[str, Collection[str]]) -> st
         for path in matches:
             try:
                 read_predictions(path, ids)
-            except PredictionError as exc:
-                return f"{path.relative_to(out_dir)}: {exc}"
+            except InvalidOutput as exc:
+                return f"{path.relative_to(out_dir)}: {exc.reason}"
     return None
 
 

@@ -29,14 +29,15 @@ def test_reads_valid_predictions(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rows", "reason"),
     [
-        ([{"id": i, "p": 0.5} for i in IDS[:3]], "1 missing"),
-        ([{"id": i, "p": 0.5} for i in [*IDS, "x9"]], "1 unexpected"),
+        ([{"id": i, "p": 0.5} for i in IDS[:3]], "1 expected ids have no prediction"),
+        ([{"id": i, "p": 0.5} for i in [*IDS, "x9"]], "unexpected id 'x9'"),
         ([{"id": "e0", "p": 0.5}, {"id": "e0", "p": 0.5}], "duplicate"),
         ([{"id": i, "p": 1.5} for i in IDS], "in [0, 1]"),
-        ([{"id": i, "p": float("nan")} for i in IDS], "in [0, 1]"),
+        ([{"id": i, "p": float("nan")} for i in IDS], "NaN is not a probability"),
+        ([{"id": i, "p": "0.5"} for i in IDS], "in [0, 1]"),
         ([{"id": i, "p": True} for i in IDS], "in [0, 1]"),
         ([{"id": i} for i in IDS], "'id' and 'p'"),
-        (["not json"], "not JSON"),
+        (["not json"], "not UTF-8 JSON"),
     ],
 )
 def test_rejects_bad_predictions(tmp_path: Path, rows: list[Any], reason: str) -> None:
