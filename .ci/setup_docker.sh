@@ -3,7 +3,9 @@
 # sandbox images if missing (debootstrap tarball cached under $AAR_SANDBOX_CACHE), exports what tests need.
 export AAR_SANDBOX_CACHE="${AAR_SANDBOX_CACHE:-/opt/aar/cache}"
 export AAR_SANDBOX_IMAGE="${AAR_SANDBOX_IMAGE:-aar-sandbox:cpu}"
-export AAR_SANDBOX_PYENV="${AAR_VENV:-$VIRTUAL_ENV}"   # the env bind-mounted read-only at /opt/aar-env
+# The venv the sandbox's code-only job environment is built from (that, not the venv, is mounted at
+# /opt/aar-env; aar/sandbox/jobenv.py).
+export AAR_SANDBOX_PYENV="${AAR_VENV:-$VIRTUAL_ENV}"
 
 _aar_missing=()
 command -v dockerd >/dev/null || _aar_missing+=(docker.io)
@@ -22,8 +24,11 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 bash sandbox/build_base.sh
-# The sandbox user (uid 65534) must be able to read the mounted environment.
+# The job environment hardlinks the venv's files, so they must be readable by the sandbox user (uid
+# 65534); files that are not get copied instead (slow for torch). One recursive chmod, the first time only.
 if [[ -z "$(find "$AAR_SANDBOX_PYENV/lib" -maxdepth 0 -perm -o+rx 2>/dev/null)" ]]; then
   chmod -R o+rX "$AAR_SANDBOX_PYENV/lib"
 fi
+# Build the code-only job environment now (seconds, once per set of package versions; then a lookup).
+python -c "from aar.sandbox.pyenv import site_packages; site_packages()"
 unset _aar_missing

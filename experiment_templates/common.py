@@ -1,7 +1,9 @@
 """Fixed runner code shared by every template: job I/O, the method hooks and the training loop.
 
-Runs inside the sandbox. It reads only `/data`, writes only `/out`, and never sees ground truth beyond
-`weak_train` (the weak supervisor's own data). See CONTRACT.md. Copied next to `runner.py` in `/code`.
+Runs inside the sandbox. It reads only `/data`, writes only `/out`, and never sees ground truth: no file
+in `/data` carries a label. `weak_train` is absent (an empty split here) unless the method declares
+`REQUIRES = {"weak_train_inputs": True}`, and then holds inputs only (id, text). See CONTRACT.md.
+Copied next to `runner.py` in `/code`.
 """
 
 from __future__ import annotations
@@ -24,11 +26,21 @@ import torch
 from torch import nn
 
 SPLITS = ("weak_train", "w2s_train", "dev", "eval")
+# Splits a job may lack: weak_train is only there when the method asks for its inputs (REQUIRES).
+OPTIONAL_SPLITS = ("weak_train",)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def read_split(seed_dir: Path, split: str) -> list[dict[str, Any]]:
+    """Rows of `seed_dir/<split>.jsonl`; [] for an optional split the host did not write."""
+    path = seed_dir / f"{split}.jsonl"
+    if split in OPTIONAL_SPLITS and not path.exists():
+        return []
+    return read_jsonl(path)
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -282,7 +294,7 @@ def run_job(
     torch.set_num_threads(int(config.get("threads", 0)) or torch.get_num_threads())
     for seed in config["seeds"]:
         seed_dir = data_dir / f"seed_{seed}"
-        data = {split: read_jsonl(seed_dir / f"{split}.jsonl") for split in SPLITS}
+        data = {split: read_split(seed_dir, split) for split in SPLITS}
         hparams = {**config.get("hparams", {}), "seed": seed}
         out = out_dir / f"seed_{seed}"
         ctx = Context(

@@ -1,4 +1,8 @@
-"""Finding the Python environment a sandbox mounts read-only when its image carries no packages."""
+"""The Python environment a sandbox mounts read-only when its image carries no packages.
+
+Never the environment aar runs in (it holds labelled task corpora): the code-only job environment built
+from it by `aar.sandbox.jobenv`, checked again for data packages right before it is handed out.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import sysconfig
 from pathlib import Path
 
 from aar.errors import InfraError
+from aar.sandbox.jobenv import check_code_only, ensure_jobenv
 
 PYENV_MOUNT = "/opt/aar-env"  # the image's .pth hook adds this as a site dir (sandbox/Dockerfile)
 PYENV_VAR = "AAR_SANDBOX_PYENV"
@@ -19,11 +24,11 @@ def env_prefix() -> Path:
     return Path(os.environ.get(PYENV_VAR) or sys.prefix)
 
 
-def site_packages(prefix: Path | None = None) -> Path:
-    """The site-packages folder of the environment at `prefix`, checked readable by the sandbox user.
+def source_site_packages(prefix: Path | None = None) -> Path:
+    """The site-packages folder of the (full) environment at `prefix`: what job environments are built from.
 
     Raises:
-        InfraError: when it is missing or sits under a folder the unprivileged sandbox user cannot enter.
+        InfraError: when there is none.
     """
     prefix = prefix or env_prefix()
     if prefix == Path(sys.prefix):
@@ -33,6 +38,21 @@ def site_packages(prefix: Path | None = None) -> Path:
         if not candidates:
             raise InfraError(f"no lib/python3*/site-packages under {prefix}; set {PYENV_VAR} to a venv")
         path = candidates[-1]
+    if not path.is_dir():
+        raise InfraError(f"{path} is not a folder; set {PYENV_VAR} to the venv the sandbox should use")
+    return path
+
+
+def site_packages(prefix: Path | None = None) -> Path:
+    """The code-only job environment built from the environment at `prefix`: the folder sandboxes mount.
+
+    Raises:
+        InfraError: when it cannot be built, or the sandbox user (uid 65534) could not read it.
+        DataPackageInEnv: when it holds a package that ships labelled task data.
+    """
+    prefix = prefix or env_prefix()
+    path = ensure_jobenv(source_site_packages(prefix), prefix)
+    check_code_only(path)
     _check_world_readable(path)
     return path
 

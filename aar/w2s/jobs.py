@@ -1,8 +1,11 @@
 """Job folders (the host side of the experiment contract) and running trusted jobs.
 
-`write_job_data` writes exactly what a job may see: ground truth only for `weak_train`; weak labels for
-`w2s_train` and `dev`; bare inputs for `eval`. Trusted jobs (weak supervisor, ceiling, naive) run the
-fixed template runner in this process; untrusted method code runs through a sandbox.
+`write_job_data` writes exactly what a job may see, and never a ground-truth label: weak labels for
+`w2s_train` and `dev`, bare inputs for `eval`, and `weak_train` inputs (id, text) only when the seed
+carries them (a method that declares `REQUIRES = {"weak_train_inputs": True}`, or a trusted baseline job,
+whose "weak labels" are themselves the ground truth it trains on). Trusted jobs (weak supervisor,
+ceiling, naive) run the fixed template runner in this process; untrusted method code runs through a
+sandbox.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class SeedData:
     """What one seed of a job may see."""
 
     seed: int
-    weak_train: Sequence[Example]
+    weak_train: Sequence[Example] | None  # inputs only, never labels; None: the job gets no weak_train
     w2s_train: Sequence[Example]
     w2s_weak_p: np.ndarray
     dev: Sequence[Example]
@@ -45,13 +48,13 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             fh.write(json.dumps(row) + "\n")
 
+    """One seed's files: no row carries a label; weak_train (id, text) and its features only if given."""
 
 def write_seed(seed_dir: Path, s: SeedData) -> None:
     seed_dir.mkdir(parents=True, exist_ok=True)
     members = s.w2s_members if s.w2s_members is not None else np.zeros((len(s.w2s_train), 0))
-    _write_jsonl(
-        seed_dir / "weak_train.jsonl", [{"id": e.id, "text": e.text, "label": e.label} for e in s.weak_train]
-    )
+    if s.weak_train is not None:
+        _write_jsonl(seed_dir / "weak_train.jsonl", [{"id": e.id, "text": e.text} for e in s.weak_train])
     _write_jsonl(
         seed_dir / "w2s_train.jsonl",
         [
@@ -64,10 +67,11 @@ def write_seed(seed_dir: Path, s: SeedData) -> None:
         [{"id": e.id, "text": e.text, "weak_p": float(p)} for e, p in zip(s.dev, s.dev_weak_p, strict=True)],
     )
     _write_jsonl(seed_dir / "eval.jsonl", [{"id": e.id, "text": e.text} for e in s.eval])
-    for role, splits in s.features.items():
+    splits = [x for x in FEATURE_SPLITS if x != "weak_train" or s.weak_train is not None]
+    for role, feats in s.features.items():
         (seed_dir / "features" / role).mkdir(parents=True, exist_ok=True)
-        for split in FEATURE_SPLITS:
-            np.save(seed_dir / "features" / role / f"{split}.npy", splits[split].astype(np.float32))
+        for split in splits:
+            np.save(seed_dir / "features" / role / f"{split}.npy", feats[split].astype(np.float32))
 
 
 def write_job_data(data_dir: Path, config: dict[str, Any], seeds: Sequence[SeedData]) -> Path:

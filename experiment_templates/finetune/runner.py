@@ -55,9 +55,7 @@ class FinetuneBackend:
             self.device.type == "cuda" and torch.cuda.is_bf16_supported() and hparams.get("bf16", True)
         )
         self.models = {role: resolve_model(spec) for role, spec in config["models"].items()}
-        self.texts = {
-            s: [r["text"] for r in common.read_jsonl(seed_dir / f"{s}.jsonl")] for s in common.SPLITS
-        }
+        self.texts = {s: [r["text"] for r in common.read_split(seed_dir, s)] for s in common.SPLITS}
         self.tokenizers = {}
         for role, (name, kwargs) in self.models.items():
             tok = AutoTokenizer.from_pretrained(name, **kwargs)

@@ -25,8 +25,10 @@ class ProbeBackend:
         self.hparams = hparams
         self.features: dict[str, dict[str, torch.Tensor]] = {}
         for role_dir in sorted((seed_dir / "features").iterdir()):
-            raw = {split: np.load(role_dir / f"{split}.npy") for split in common.SPLITS}
+            raw = {s: np.load(role_dir / f"{s}.npy") for s in common.SPLITS if _present(role_dir, s)}
             mean, std = raw["w2s_train"].mean(0), raw["w2s_train"].std(0) + 1e-6
+            # weak_train is given only to methods that ask for it (common.OPTIONAL_SPLITS): else no rows
+            raw.setdefault("weak_train", np.zeros((0, raw["w2s_train"].shape[1]), dtype=np.float32))
             self.features[role_dir.name] = {
                 s: torch.from_numpy((x - mean) / std).float() for s, x in raw.items()
             }
@@ -49,6 +51,10 @@ class ProbeBackend:
 
     def parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.parameters())
+
+
+def _present(role_dir: Path, split: str) -> bool:
+    return split not in common.OPTIONAL_SPLITS or (role_dir / f"{split}.npy").exists()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,10 +21,9 @@ def test_job_data_holds_no_forbidden_labels(probe_setup, tmp_path: Path):
     for split in ("w2s_train", "dev", "eval"):
         for line in (seed / f"{split}.jsonl").read_text().splitlines():
             assert "label" not in json.loads(line)
-    weak_ids = {json.loads(x)["id"] for x in (seed / "weak_train.jsonl").read_text().splitlines()}
+    assert not (seed / "weak_train.jsonl").exists()  # method jobs get no weak_train (tests/w2s/test_jobs.py)
     eval_ids = [json.loads(x)["id"] for x in (seed / "eval.jsonl").read_text().splitlines()]
     assert eval_ids == [e.id for e in probe_setup.splits.dev]  # dev only: the sealed test stays out
-    assert not weak_ids & set(eval_ids)
 
 
 def test_scores_recomputed_from_predictions(probe_setup):
