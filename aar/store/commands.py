@@ -20,6 +20,7 @@ from aar.errors import UserError
 from aar.store.crud import find_study
 from aar.store.engine import Store, open_store
 from aar.store.queries import (
+    BestResult,
     BestSoFarPoint,
     HypothesisNode,
     StudySummary,
@@ -63,11 +64,12 @@ def ls(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fa
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in studies], indent=2))
         return
-    table = Table("id", "name", "status", "experiments", "best PGR", "created", "goal")
+    table = Table("id", "name", "status", "experiments", "best PGR", "its test PGR", "created", "goal")
     for s in studies:
-        best = "—" if s.best_pgr is None else f"{s.best_pgr:.3f}"
+        best = "—" if s.best_pgr is None else f"{s.best_pgr:.3f} ({s.best_split})"
+        test = "—" if s.best_test_pgr is None else f"{s.best_test_pgr:.3f}"
         created = f"{s.created_at:%Y-%m-%d %H:%M}"
-        table.add_row(str(s.id), s.name, s.status, str(s.experiments), best, created, s.goal[:60])
+        table.add_row(str(s.id), s.name, s.status, str(s.experiments), best, test, created, s.goal[:60])
     console.print(table if studies else "no studies yet")
 
 
@@ -75,7 +77,7 @@ def show(
     study: Annotated[str, typer.Argument(help="Study name or id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show a study: status counts, best PGR, budget, hypothesis tree."""
+    """Show a study: status counts, best run (dev winner, its test PGR beside it), budget, hypothesis tree."""
     store = _open()
     try:
         with store.session() as session:
@@ -102,9 +104,7 @@ def _print_view(view: StudyView) -> None:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "none"
     console.print(f"experiments: {counts}")
     if summary.best:
-        best = summary.best
-        ci = "" if best.ci_low is None else f" (CI {best.ci_low:.3f}–{best.ci_high or 0:.3f})"
-        console.print(f"best PGR: {best.value:.3f}{ci} from experiment {best.number}")
+        console.print(_best_line(summary.best), highlight=False)
     for line in summary.budget:
         if line.kind == "deadline" and line.limit is not None:  # a Unix time, not an amount
             when = datetime.fromtimestamp(line.limit, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -117,6 +117,23 @@ def _print_view(view: StudyView) -> None:
     for node in view.hypotheses:
         _add_node(tree, node)
     console.print(tree)
+
+
+def _best_line(best: BestResult) -> str:
+    """The dev winner among search runs, with its sealed-test PGR beside it when it has one."""
+    line = f"best {best.split} PGR: {best.value:.3f}{_ci(best.ci_low, best.ci_high)} from experiment {best.number}"
+    if best.split != "test":
+        test = (
+            "not scored (not a finalist)"
+            if best.test_value is None
+            else f"{best.test_value:.3f}{_ci(best.test_ci_low, best.test_ci_high)} (experiment {best.test_number})"
+        )
+        line += f"; its sealed test PGR: {test}"
+    return line
+
+
+def _ci(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f" (CI {low:.3f}–{high:.3f})"
 
 
 def _add_node(parent: Tree, node: HypothesisNode) -> None:

@@ -7,11 +7,11 @@ Each returns pydantic models, ready for a table, a JSON dump or a chart.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select
 
 from aar.store.crud import get_experiment, get_study
 from aar.store.models import (
@@ -31,9 +31,13 @@ from aar.store.models import (
 )
 from aar.store.records import budget_used
 
+# Runs that compete for "best": the agent's search runs, and manual runs that name no role. Baselines,
+# finalists' sealed reruns (`final`) and integrity ablations (`ablation:*`) never do.
+SEARCH_ROLES = ("search", "")
+
 
 class StudyListItem(BaseModel):
-    """One line of `aar ls`."""
+    """One line of `aar ls`: the best run is the dev winner among search runs (see `best_result`)."""
 
     id: int
     name: str
@@ -42,16 +46,25 @@ class StudyListItem(BaseModel):
     created_at: datetime
     experiments: int
     best_pgr: float | None
+    best_split: str | None = None
+    best_test_pgr: float | None = None
 
 
 class BestResult(BaseModel):
-    """The best value of a metric in a study, with its confidence interval."""
+    """A study's best search run: its PGR on `split` (dev, else test) and, beside it, its sealed-test PGR."""
 
     experiment_id: int
     number: int
     value: float
     ci_low: float | None
     ci_high: float | None
+    split: str = "dev"
+    # The sealed-test PGR of the same method: the finalist's rerun (or the run's own test score).
+    test_value: float | None = None
+    test_ci_low: float | None = None
+    test_ci_high: float | None = None
+    test_experiment_id: int | None = None
+    test_number: int | None = None
 
 
 class BudgetLine(BaseModel):
@@ -111,61 +124,98 @@ class BurnPoint(BaseModel):
     what_for: str
 
 
-def list_studies(*, session: Session, split: str = "test") -> list[StudyListItem]:
-    """Every study, newest first, with its experiment count and best PGR."""
-    best = _best_pgr_query(split=split).subquery()
+def list_studies(*, session: Session) -> list[StudyListItem]:
+    """Every study, newest first, with its experiment count and best run (dev winner, test beside it)."""
+    best = best_results(session=session)
+    query = select(Study).order_by(col(Study.created_at).desc(), col(Study.id).desc())
+    items = []
+    for study in session.exec(query).all():
+        found = best.get(study.id or 0)
+        items.append(
+            StudyListItem(
+                id=study.id or 0, name=study.name, goal=study.goal, status=study.status,
+                created_at=study.created_at, experiments=study.experiment_counter,
+                best_pgr=found.value if found else None, best_split=found.split if found else None,
+                best_test_pgr=found.test_value if found else None,
+            )
+        )  # fmt: skip
+    return items
+
+
+def _role() -> Any:
+    """The experiment's `config["role"]` as text ("" when unsaid), in SQL."""
+    return func.coalesce(col(Experiment.config)["role"].as_string(), "")
+
+
+def _pgr_rows(*, roles: tuple[str, ...], study_id: int | None) -> Any:
+    """(study, experiment, number, hypothesis, split, PGR, CI low, CI high) of finished runs in `roles`."""
+    columns = (Experiment.study_id, Experiment.id, Experiment.number, Experiment.hypothesis_id)
     query = (
-        select(Study, best.c.best)
-        .join(best, col(Study.id) == best.c.study_id, isouter=True)
-        .order_by(col(Study.created_at).desc(), col(Study.id).desc())
-    )
-    return [
-        StudyListItem(
-            id=study.id or 0,
-            name=study.name,
-            goal=study.goal,
-            status=study.status,
-            created_at=study.created_at,
-            experiments=study.experiment_counter,
-            best_pgr=best_pgr,
-        )
-        for study, best_pgr in session.exec(query).all()
-    ]
-
-
-def _best_pgr_query(*, split: str) -> Select[int, float]:
-    return (
-        select(Experiment.study_id, func.max(Score.value).label("best"))
+        select(*columns, Score.split, Score.value, Score.ci_low, Score.ci_high)  # type: ignore[call-overload]
         .join(Score, col(Score.experiment_id) == Experiment.id)
-        .where(Score.metric == "pgr", Score.split == split, Experiment.status == ExperimentStatus.OK)
-        .group_by(col(Experiment.study_id))
+        .where(Experiment.status == ExperimentStatus.OK, Score.metric == "pgr")
+        .where(col(Score.split).in_(("dev", "test")), _role().in_(roles))
     )
+    return query if study_id is None else query.where(Experiment.study_id == study_id)
 
 
-def best_result(
-    *, session: Session, study_id: int, metric: str = "pgr", split: str = "test"
-) -> BestResult | None:
-    """The finished experiment with the highest `metric` on `split`, with its CI."""
-    query = (
-        select(Experiment.id, Experiment.number, Score)
-        .join(Score, col(Score.experiment_id) == Experiment.id)
-        .where(Experiment.study_id == study_id, Experiment.status == ExperimentStatus.OK)
-        .where(Score.metric == metric, Score.split == split)
-        .order_by(col(Score.value).desc(), col(Experiment.number))
-        .limit(1)
+def best_results(*, session: Session, study_id: int | None = None) -> dict[int, BestResult]:
+    """Each study's best search run (or only `study_id`'s), keyed by study id; see `best_result`."""
+    by_study: dict[int, dict[int, dict[str, Any]]] = {}
+    for sid, eid, number, hyp, split, value, lo, hi in session.exec(
+        _pgr_rows(roles=SEARCH_ROLES, study_id=study_id)
+    ).all():
+        run = by_study.setdefault(sid, {}).setdefault(eid, {"number": number, "hypothesis": hyp})
+        run[split] = (value, lo, hi)
+    finals = _final_test_scores(session, study_id)
+    return {sid: _winner(runs, finals.get(sid, [])) for sid, runs in by_study.items()}
+
+
+def _winner(runs: dict[int, dict[str, Any]], finals: list[_FinalRun]) -> BestResult:
+    split = "dev" if any("dev" in r for r in runs.values()) else "test"
+    eid, run = max(
+        ((e, r) for e, r in runs.items() if split in r), key=lambda er: (er[1][split][0], -er[1]["number"])
     )
-    row = session.exec(query).first()
-    if row is None:
-        return None
-    experiment_id, number, score = row
-    assert experiment_id is not None
-    return BestResult(
-        experiment_id=experiment_id,
-        number=number,
-        value=score.value,
-        ci_low=score.ci_low,
-        ci_high=score.ci_high,
+    value, lo, hi = run[split]
+    best = BestResult(
+        experiment_id=eid, number=run["number"], value=value, ci_low=lo, ci_high=hi, split=split
     )
+    # A finalist reruns a search run's hypothesis (one search run each); ids in configs would not survive import.
+    test = next((f for f in finals if f.hypothesis == run["hypothesis"]), None) if run["hypothesis"] else None
+    if test is not None:
+        best.test_experiment_id, best.test_number = test.id, test.number
+        best.test_value, best.test_ci_low, best.test_ci_high = test.score
+    elif "test" in run:
+        best.test_experiment_id, best.test_number = eid, run["number"]
+        best.test_value, best.test_ci_low, best.test_ci_high = run["test"]
+    return best
+
+
+class _FinalRun(NamedTuple):
+    id: int
+    number: int
+    hypothesis: int | None
+    score: tuple[float, float | None, float | None]
+
+
+def _final_test_scores(session: Session, study_id: int | None) -> dict[int, list[_FinalRun]]:
+    """The finalists' sealed-test PGRs per study."""
+    out: dict[int, list[_FinalRun]] = {}
+    for sid, eid, number, hyp, split, value, lo, hi in session.exec(
+        _pgr_rows(roles=("final",), study_id=study_id)
+    ).all():
+        if split == "test":
+            out.setdefault(sid, []).append(_FinalRun(eid, number, hyp, (value, lo, hi)))
+    return out
+
+
+def best_result(*, session: Session, study_id: int) -> BestResult | None:
+    """The study's best run: the highest dev PGR among its search runs (test PGR when none has dev).
+
+    Baselines, finalists' sealed reruns and integrity ablations never count. The winner's sealed-test
+    PGR (its finalist rerun, when it was a finalist) is given beside it, never used to pick it.
+    """
+    return best_results(session=session, study_id=study_id).get(study_id)
 
 
 def status_counts(*, session: Session, study_id: int) -> dict[str, int]:
@@ -192,7 +242,8 @@ def budget_lines(*, session: Session, study: Study) -> list[BudgetLine]:
 
 
 def study_summary(*, session: Session, study_id: int, split: str = "test") -> StudySummary:
-    """The study's state at a glance."""
+    """The study's state at a glance. Its `best` is always the dev winner (see `best_result`): `split`
+    is accepted for the callers that show other numbers on one split, and does not change it."""
     study = get_study(session=session, study_id=study_id)
     hypotheses = session.exec(select(func.count()).where(Hypothesis.study_id == study_id)).one()
     calls, cost = session.exec(
@@ -203,7 +254,7 @@ def study_summary(*, session: Session, study_id: int, split: str = "test") -> St
     return StudySummary(
         study=StudyPublic.model_validate(study),
         counts=status_counts(session=session, study_id=study_id),
-        best=best_result(session=session, study_id=study_id, split=split),
+        best=best_result(session=session, study_id=study_id),
         budget=budget_lines(session=session, study=study),
         hypotheses=int(hypotheses),
         llm_calls=int(calls),
@@ -263,14 +314,20 @@ def experiment_by_number(*, session: Session, study_id: int, number: int) -> Exp
 
 
 def best_so_far(
-    *, session: Session, study_id: int, metric: str = "pgr", split: str = "test"
+    *, session: Session, study_id: int, metric: str = "pgr", split: str | None = None
 ) -> list[BestSoFarPoint]:
-    """For each finished experiment in number order: its metric and the best value so far."""
+    """For each finished search run in number order: its metric and the best value so far.
+
+    `split` defaults to the split `best_result` ranks on; baselines, finals and ablations are left out.
+    """
+    if split is None:
+        found = best_result(session=session, study_id=study_id)
+        split = found.split if found else "dev"
     query = (
         select(Experiment.number, Experiment.id, Score.value)
         .join(Score, col(Score.experiment_id) == Experiment.id)
         .where(Experiment.study_id == study_id, Experiment.status == ExperimentStatus.OK)
-        .where(Score.metric == metric, Score.split == split)
+        .where(Score.metric == metric, Score.split == split, _role().in_(SEARCH_ROLES))
         .order_by(col(Experiment.number))
     )
     points, best = [], float("-inf")

@@ -145,6 +145,8 @@ def progress(summary: StudySummary) -> Progress:
         fields[f"count.{status.value}"] = str(summary.counts.get(status.value, 0))
     best = summary.best
     fields["best"] = "—" if best is None else f"{best.value:.3f} (experiment {best.number})"
+    if best is not None and best.split != "test" and best.test_value is not None:
+        fields["best"] += f"; test {best.test_value:.3f}"
     for line in summary.budget:
         limit, used, _ = fmt_budget(line)
         if line.kind == "deadline":

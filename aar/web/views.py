@@ -69,19 +69,17 @@ def table_params(
 
 
 class StudyRow(StudyListItem):
-    """A study in the list, with its best test PGR and what it spent."""
+    """A study in the list: its best run (dev winner, its test PGR beside it) and what it spent."""
 
-    best_test_pgr: float | None
     budget_used: dict[str, float]
 
 
 def study_rows(session: Session) -> list[StudyRow]:
-    """Every study, newest first: best PGR on dev (and test) and budget used."""
-    test = {s.id: s.best_pgr for s in list_studies(session=session, split="test")}
+    """Every study, newest first: the dev winner's PGR (and its test PGR) and budget used."""
     spent = budget_totals(session=session)
     return [
-        StudyRow(**item.model_dump(), best_test_pgr=test.get(item.id), budget_used=spent.get(item.id, {}))
-        for item in list_studies(session=session, split="dev")
+        StudyRow(**item.model_dump(), budget_used=spent.get(item.id, {}))
+        for item in list_studies(session=session)
     ]
 
 

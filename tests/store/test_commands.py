@@ -52,7 +52,7 @@ def test_ls_and_show(env: dict[str, str]) -> None:
 
     shown = run_aar("show", "sciq-probe", env=env)
     assert shown.returncode == 0, shown.stderr
-    assert "best PGR: 0.500" in shown.stdout and "confidence loss helps" in shown.stdout
+    assert "best test PGR: 0.500" in shown.stdout and "confidence loss helps" in shown.stdout
     view = json.loads(run_aar("show", "1", "--json", env=env).stdout)
     assert view["summary"]["best"]["value"] == 0.5
     assert [p["best"] for p in view["best_so_far"]] == [0.25, 0.5]

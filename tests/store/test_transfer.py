@@ -63,7 +63,7 @@ def _fingerprint(store: Store, name: str) -> tuple[object, ...]:
         summary = study_summary(session=session, study_id=study.id)
         tree = hypothesis_tree(session=session, study_id=study.id)
         points = session.exec(select(func.count()).select_from(CurvePoint)).one()
-    best = summary.best.model_dump(exclude={"experiment_id"}) if summary.best else None
+    best = summary.best.model_dump(exclude={"experiment_id", "test_experiment_id"}) if summary.best else None
     shape = [(n.hypothesis.text, [(c.hypothesis.text, c.experiments) for c in n.children]) for n in tree]
     return (summary.counts, best, summary.budget, summary.llm_cost_usd, study.report_sha256, points, shape)
 
