@@ -4,15 +4,21 @@ One store Experiment is one job: a method and config run for all its seeds. Its 
 the PGR mean with its bootstrap CI, the weak / ceiling / w2s accuracies, and each seed's PGR
 (`pgr_seed_<n>`); its curve is the seed-averaged PGR per eval step; the full per-seed result is kept
 as a JSON artifact, and the method code as a code artifact.
+
+A method is recorded under a library method's name only when its code is byte-identical to that
+library file; any other code is named by hypothesis and code hash (`h3-1a2b3c4d`, or `code-1a2b3c4d`
+without a hypothesis), with the name it was derived from kept as `base_method` in the config.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
 from typing import Any
 
+from aar.config import REPO_ROOT
 from aar.store import (
     CurvePointBase,
     ExperimentCreate,
@@ -29,6 +35,28 @@ from aar.store.crud import NotFoundError, find_study
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec
 
 SUMMARY_METRICS = ("weak_acc", "ceiling_acc", "w2s_acc", "w2s_auroc")
+LIBRARY_DIR = REPO_ROOT / "experiment_templates" / "methods"
+
+
+def method_label(name: str, code: bytes, *, library_dir: Path, hypothesis_id: int | None) -> str:
+    """The name code may be recorded under: a library method's only if byte-identical to its file.
+
+    `name` is the claimed (or base) method. Code identical to a library file carries that file's name;
+    other code claiming a library name is named by hypothesis and hash; any other name is kept.
+    """
+    library = {p.stem: p for p in sorted(library_dir.glob("*.py"))}
+    for stem in (name, *library):
+        if stem in library and library[stem].read_bytes() == code:
+            return stem
+    if name not in library:
+        return name
+    digest = hashlib.sha256(code).hexdigest()[:8]
+    return f"h{hypothesis_id}-{digest}" if hypothesis_id is not None else f"code-{digest}"
+
+
+def _named(name: str, label: str) -> dict[str, Any]:
+    """Config keys for a method recorded as `label`, derived from `name`."""
+    return {"method": label, **({"base_method": name} if label != name else {})}
 
 
 def ensure_study(store: Store, *, name: str, goal: str, task: str, pair: str, policy: str = "manual") -> int:
@@ -92,10 +120,14 @@ def start_record(
     experiment_id: int | None = None,
 ) -> int:
     """Mark an experiment running before its job starts (a new row, or a requeued one); returns its id."""
-    method_sha = store.put_artifact(spec.method_path.read_bytes(), kind="code", media_type="text/x-python")
+    code = spec.method_path.read_bytes()
+    method_sha = store.put_artifact(code, kind="code", media_type="text/x-python")
     setup = spec.setup
+    label = method_label(
+        spec.method_name, code, library_dir=setup.template.dir.parent / "methods", hypothesis_id=hypothesis_id
+    )
     config = {
-        "method": spec.method_name, "template": setup.template.name, "task": setup.task, "pair": setup.pair.name,
+        **_named(spec.method_name, label), "template": setup.template.name, "task": setup.task, "pair": setup.pair.name,
         "hparams": spec.hparams, "seeds": spec.seeds, **(extra_config or {}),
     }  # fmt: skip
     with store.session() as session:
@@ -133,11 +165,16 @@ def record_result(
     method_path: Path,
     hypothesis_id: int | None = None,
     extra_config: dict[str, Any] | None = None,
+    library_dir: Path = LIBRARY_DIR,
 ) -> int:
-    """Create, start and finish one Experiment row for a result computed already; returns its id."""
-    method_sha = store.put_artifact(method_path.read_bytes(), kind="code", media_type="text/x-python")
+    """Create, start and finish one Experiment row for a result computed already; returns its id.
+
+    The method is named by `method_label` against `library_dir` (the shipped method library)."""
+    code = method_path.read_bytes()
+    method_sha = store.put_artifact(code, kind="code", media_type="text/x-python")
+    label = method_label(result.method, code, library_dir=library_dir, hypothesis_id=hypothesis_id)
     config = {
-        "method": result.method, "template": result.template, "task": result.task, "pair": result.pair,
+        **_named(result.method, label), "template": result.template, "task": result.task, "pair": result.pair,
         "hparams": result.hparams, "seeds": result.seeds, **(extra_config or {}),
     }  # fmt: skip
     with store.session() as session:

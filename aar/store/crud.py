@@ -1,4 +1,4 @@
-"""Keyword-only CRUD for studies, hypotheses and experiments.
+"""Keyword-only CRUD for studies, hypotheses, experiments and audit findings.
 
 Functions add to the caller's session and flush; the caller's transaction (`Store.session()`) commits.
 """
@@ -12,6 +12,8 @@ from sqlmodel import Session, col, select
 
 from aar.errors import UserError
 from aar.store.models import (
+    AuditFinding,
+    AuditFindingCreate,
     Experiment,
     ExperimentCreate,
     Hypothesis,
@@ -140,3 +142,21 @@ def get_experiment(*, session: Session, experiment_id: int) -> Experiment:
     if experiment is None:
         raise NotFoundError(f"no experiment with id {experiment_id}")
     return experiment
+
+
+def record_audit_finding(*, session: Session, study_id: int, finding_in: AuditFindingCreate) -> AuditFinding:
+    """Record one audit rejection of a method's code."""
+    finding = AuditFinding.model_validate(finding_in, update={"study_id": study_id})
+    session.add(finding)
+    session.flush()
+    return finding
+
+
+def list_audit_findings(
+    *, session: Session, study_id: int, hypothesis_id: int | None = None
+) -> list[AuditFinding]:
+    """The study's audit rejections (of one hypothesis, if given), oldest first."""
+    query = select(AuditFinding).where(AuditFinding.study_id == study_id)
+    if hypothesis_id is not None:
+        query = query.where(AuditFinding.hypothesis_id == hypothesis_id)
+    return list(session.exec(query.order_by(col(AuditFinding.id))).all())

@@ -1,8 +1,9 @@
 """The store's tables and their Base / Create / Public schemas.
 
 Study → Hypothesis → Experiment → CurvePoint and Score; Artifact holds content hashes; LLMCall and
-BudgetCharge are the study's ledgers; Baseline caches weak labels and ceilings by the hash of what
-produced them. Changing a table here needs a new revision in `migrations/versions/`.
+BudgetCharge are the study's ledgers; AuditFinding records every audit rejection; Baseline caches
+weak labels and ceilings by the hash of what produced them. Changing a table here needs a new
+revision in `migrations/versions/`.
 """
 
 from __future__ import annotations
@@ -344,6 +345,41 @@ class AgentEvent(AgentEventBase, table=True):
     created_at: datetime = _time()
 
 
+class AuditStage(StrEnum):
+    """Where the audit rejected a method."""
+
+    STATIC = "static"
+    SMOKE = "smoke"
+
+
+class AuditFindingBase(SQLModel):
+    """One rejection of agent-written method code by the audit (the static rules or the smoke run)."""
+
+    hypothesis_id: int | None = Field(default=None, foreign_key="hypothesis.id", index=True)
+    # The implement attempt (1, 2, …) whose code was rejected.
+    attempt: int = 0
+    # static | smoke
+    stage: str = Field(max_length=20)
+    # One line per problem, as the agent was shown them.
+    problems: list[str] = Field(default_factory=list, sa_type=JSON)
+    # The rejected code, as a `code` artifact.
+    code_sha256: str | None = Field(default=None, foreign_key="artifact.sha256", max_length=64)
+
+
+class AuditFindingCreate(AuditFindingBase):
+    """Input for `record_audit_finding`."""
+
+
+class AuditFinding(AuditFindingBase, table=True):
+    """A recorded audit rejection; the report and dashboard show them as flags."""
+
+    __tablename__ = "audit_finding"
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    created_at: datetime = _time()
+
+
 class BudgetCharge(SQLModel, table=True):
     """One entry of a study's budget ledger; a `key` makes a charge idempotent."""
 
@@ -388,4 +424,5 @@ STORE_TABLES = (
     "llm_call",
     "budget_charge",
     "baseline",
+    "audit_finding",
 )

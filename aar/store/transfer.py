@@ -23,6 +23,7 @@ from aar.store.artifacts import register_artifact
 from aar.store.crud import get_study
 from aar.store.models import (
     Artifact,
+    AuditFinding,
     BudgetCharge,
     CurvePoint,
     Experiment,
@@ -42,6 +43,7 @@ TABLES: dict[str, type[SQLModel]] = {
     "score": Score,
     "llm_call": LLMCall,
     "budget_charge": BudgetCharge,
+    "audit_finding": AuditFinding,
 }
 _BATCH = 5000
 
@@ -73,6 +75,9 @@ def iter_study_rows(*, session: Session, study_id: int) -> Iterator[tuple[str, S
         "budget_charge": select(BudgetCharge)
         .where(BudgetCharge.study_id == study_id)
         .order_by(col(BudgetCharge.id)),
+        "audit_finding": select(AuditFinding)
+        .where(AuditFinding.study_id == study_id)
+        .order_by(col(AuditFinding.id)),
     }
     for table, query in queries.items():
         for row in session.exec(query.execution_options(yield_per=_BATCH)):
@@ -85,7 +90,8 @@ def _study_hashes(*, session: Session, study: Study) -> set[str]:
         Experiment.study_id == study.id
     )
     calls = select(LLMCall.prompt_sha256, LLMCall.response_sha256).where(LLMCall.study_id == study.id)
-    hashes: set[str | None] = {study.report_sha256}
+    codes = select(AuditFinding.code_sha256).where(AuditFinding.study_id == study.id)
+    hashes: set[str | None] = {study.report_sha256, *session.exec(codes).all()}
     for experiment_hashes in session.exec(experiments).all():
         hashes.update(experiment_hashes)
     for call_hashes in session.exec(calls).all():

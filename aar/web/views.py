@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from aar.errors import UserError
+from aar.report.audit import AuditView, audit_view
 from aar.report.data import audit_findings, config_flags, method_name, seeds_of
 from aar.store.artifacts import ArtifactStore, get_artifact
 from aar.store.crud import get_experiment, get_study
@@ -91,6 +92,7 @@ class StudyView(BaseModel):
     progress: Progress
     tree: list[HypothesisNode]
     experiments: ExperimentPage
+    audit: AuditView  # every audit rejection; hypotheses given up after them show "rejected by audit"
 
 
 def study_split(*, session: Session, study_id: int, split: Split | None = None) -> Split:
@@ -116,6 +118,7 @@ def study_view(*, session: Session, study_id: int, table: TableParams) -> StudyV
         progress=progress(summary),
         tree=hypothesis_tree(session=session, study_id=study_id),
         experiments=experiments_table(session=session, study_id=study_id, table=table, split=split),
+        audit=audit_view(session=session, study_id=study_id),
     )
 
 
