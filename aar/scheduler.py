@@ -15,6 +15,7 @@ from pathlib import Path
 
 from aar.sandbox import Job, select_sandbox
 from aar.sandbox.base import Sandbox
+from aar.sandbox.local import LocalSandbox
 from aar.w2s.experiment import JobRunner
 from aar.w2s.jobs import JobOutcome
 
@@ -36,16 +37,21 @@ def _readable(root: Path) -> None:
 
 
 def sandbox_runner(
-    sandbox: Sandbox, kind: str, limits: Limits = Limits(), devices: tuple[str, ...] = ()
+    sandbox: Sandbox,
+    kind: str,
+    limits: Limits = Limits(),
+    devices: tuple[str, ...] = (),
+    *,
+    trusted: bool = False,
 ) -> JobRunner:
-    """A JobRunner that runs each job in `sandbox` with `limits`."""
+    """A JobRunner that runs each job in `sandbox` with `limits` (`trusted`: library code only)."""
 
     def run(code: Path, data: Path, out: Path) -> JobOutcome:
         _readable(code.parent)
         out.rmdir() if out.is_dir() and not any(out.iterdir()) else None
         job = Job(
             code, data, out, timeout_s=limits.timeout_s, memory_mb=limits.memory_mb, cpus=limits.cpus,
-            devices=devices, name="experiment",
+            devices=devices, name="experiment", trusted=trusted,
         )  # fmt: skip
         result = sandbox.run(job)
         tail = "\n".join(x for x in (result.reason, result.stderr[-4000:]) if x)
@@ -66,6 +72,13 @@ def runner_factory(
     if announce:
         announce(f"sandbox: {choice.kind} ({choice.why})")
     return (lambda devices: sandbox_runner(choice.sandbox, choice.kind, devices=devices)), choice.kind
+
+
+def local_runner_factory() -> RunnerFactory:
+    """Job runners on the local sandbox, for trusted library code when no sandbox is available: a plain
+    subprocess, but with the sandboxes' scrubbed environment (no API keys, no AAR_* settings)."""
+    sandbox = LocalSandbox()
+    return lambda devices: sandbox_runner(sandbox, "local", devices=devices, trusted=True)
 
 
 def experiment_runner(

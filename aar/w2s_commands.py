@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -87,8 +88,8 @@ def _fmt(v: Any) -> str:
 
 def print_result(result: ExperimentResult) -> None:
     data = result.to_json()
-    if result.status != "ok":
-        console.print(f"[red]experiment {result.status}[/red]: {result.error}")
+    if result.status != "ok":  # the error may quote the job's output: never markup, never wrapped
+        console.print(f"[red]experiment {result.status}[/red]: {escape(result.error)}", soft_wrap=True)
         return
     table = Table(
         title=f"{data['method']} on {data['task']}, {data['pair']} ({data['template']}), seeds {data['seeds']}"

@@ -7,6 +7,7 @@ fakes or small real parts.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +16,9 @@ from aar.budget import Budget, Limits
 from aar.config import Settings, StudyConfig
 from aar.errors import InfraError, UserError
 from aar.researchers.base import Researcher
-from aar.scheduler import DevicePool, RunnerFactory, runner_factory
+from aar.scheduler import DevicePool, RunnerFactory, local_runner_factory, runner_factory
 from aar.store import AgentEventBase, Store, record_event
-from aar.w2s.experiment import ExperimentResult, ExperimentSpec, run_experiment
-from aar.w2s.jobs import run_subprocess
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec, empty_result, run_experiment
 from aar.w2s.ladder import parse_pair
 from aar.w2s.setup import Setup
 from aar.w2s.splits import SplitSizes
@@ -53,9 +53,21 @@ class Runtime:
         return self.pool.size
 
     def run(self, spec: ExperimentSpec) -> ExperimentResult:
-        """Run one experiment on a free slot (its GPU, or a CPU slot), through the sandbox."""
+        """Run one experiment on a free slot (its GPU, or a CPU slot), through the sandbox.
+
+        Anything the job's code or output makes the host raise (other than an infrastructure fault, which
+        stops the study for `aar resume`) becomes a failed result with a one-line error, so a hostile
+        method can fail its experiment but never the study.
+        """
+        started = time.monotonic()
         with self.pool.slot() as devices:
-            result = run_experiment(spec, self.runner_for(devices))
+            try:
+                result = run_experiment(spec, self.runner_for(devices))
+            except InfraError:
+                raise
+            except Exception as exc:  # logged with its traceback, reported as the result
+                log.exception("experiment %s failed on the host", spec.method_name)
+                result = empty_result(spec, "failed", host_error(exc), time.monotonic() - started)
         result.sandbox = self.sandbox_kind
         return result
 
@@ -76,15 +88,22 @@ class Runtime:
 
 def choose_runner(config: StudyConfig, announce: Callable[[str], object] | None) -> tuple[RunnerFactory, str]:
     """A sandbox for method code. Builtin studies run only library code (ours, trusted), so without any
-    sandbox they fall back to a plain subprocess; LLM-written code never does without --unsafe-local."""
+    sandbox they fall back to the local runner (a subprocess with a scrubbed environment); LLM-written
+    code never does without --unsafe-local."""
     try:
         return runner_factory(config.sandbox or None, unsafe_local=config.unsafe_local, announce=announce)
     except (InfraError, UserError) as exc:
         if config.policy != "builtin" or config.sandbox:
             raise
         if announce:
-            announce(f"sandbox: none available ({exc}); builtin library code runs in a plain subprocess")
-        return (lambda devices: run_subprocess), "subprocess"
+            announce(f"sandbox: none available ({exc}); builtin library code runs in a local subprocess")
+        return local_runner_factory(), "local"
+
+
+def host_error(exc: BaseException) -> str:
+    """One line for an unexpected host-side exception: its type and the start of its message."""
+    message = " ".join(str(exc).split())[:300]
+    return f"host error: {type(exc).__name__}: {message}" if message else f"host error: {type(exc).__name__}"
 
 
 def make_setups(config: StudyConfig, settings: Settings) -> tuple[Setup, Setup]:

@@ -302,20 +302,25 @@ def score_seed(spec: ExperimentSpec, seed: int, preds: SeedPredictions) -> SeedR
     return SeedResult(seed, out)
 
 
+def empty_result(
+    spec: ExperimentSpec, status: str, error: str = "", seconds: float = 0.0
+) -> ExperimentResult:
+    """A result with no scores yet (or none at all: a failed job, `error` one short reason)."""
+    setup = spec.setup
+    return ExperimentResult(
+        setup.task, setup.pair.name, setup.template.name, spec.method_name, spec.seeds, spec.hparams,
+        status, seconds, error=error,
+    )  # fmt: skip
+
+
 def run_experiment(spec: ExperimentSpec, runner: JobRunner | None = None) -> ExperimentResult:
-    """Run the experiment (trusted in-process when `runner` is None) and score it on the host."""
+    """Run the experiment (trusted in-process when `runner` is None) and score it on the host.
+
+    Whatever the job writes, a contract violation ends as status `invalid_output` with a one-line error.
+    """
     started = time.monotonic()
     setup = spec.setup
-    result = ExperimentResult(
-        setup.task,
-        setup.pair.name,
-        setup.template.name,
-        spec.method_name,
-        spec.seeds,
-        spec.hparams,
-        "ok",
-        0.0,
-    )
+    result = empty_result(spec, "ok")
     for s in spec.seeds:  # baselines first: cached, shared, and needed for scoring anyway
         weak_labels(setup, s), ceiling(setup, s)
     with tempfile.TemporaryDirectory(prefix="aar-job-") as tmp:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,17 +100,3 @@ class JobOutcome:
     seconds: float
     stderr_tail: str = ""
     sandbox: str = "local"
-
-
-def run_subprocess(code_dir: Path, data_dir: Path, out_dir: Path, timeout: float = 3600) -> JobOutcome:
-    """Plain subprocess (trusted code only; untrusted code goes through aar.sandbox)."""
-    import time
-
-    started = time.monotonic()
-    cmd = [sys.executable, str(code_dir / "runner.py"), "--data", str(data_dir), "--out", str(out_dir)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return JobOutcome("timeout", None, time.monotonic() - started)
-    status = "ok" if proc.returncode == 0 else "failed"
-    return JobOutcome(status, proc.returncode, time.monotonic() - started, proc.stderr[-4000:])

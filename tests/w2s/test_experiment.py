@@ -3,12 +3,18 @@ from pathlib import Path
 
 import pytest
 
+from aar.sandbox.local import LocalSandbox
+from aar.scheduler import sandbox_runner
 from aar.w2s import experiment
 from aar.w2s.experiment import ExperimentSpec, build_job, naive_baseline, run_experiment
-from aar.w2s.jobs import run_subprocess
 from aar.w2s.scoring import accuracy, pgr
 from aar.w2s.templates import resolve_method
 from tests.conftest import TEMPLATES
+
+
+def local_runner():
+    """A plain subprocess (these methods are ours; the sandboxes are tested in tests/sandbox)."""
+    return sandbox_runner(LocalSandbox(unsafe_local=True), "local")
 
 
 def spec(setup, method="naive", seeds=(0, 1), **kw):
@@ -56,14 +62,14 @@ def test_method_that_lies_about_ids_is_invalid_output(probe_setup, tmp_path: Pat
         "    (ctx.out_dir / 'predictions' / 'final.jsonl').write_text(json.dumps({'id': 'made-up', 'p': 1}) + '\\n')\n"
     )
     s = ExperimentSpec(probe_setup, bad, "liar", [0])
-    result = run_experiment(s, runner=run_subprocess)
+    result = run_experiment(s, runner=local_runner())
     assert result.status == "invalid_output" and "unexpected id" in result.error
 
 
 def test_crashing_method_is_failed_with_its_error(probe_setup, tmp_path: Path):
     bad = tmp_path / "crash.py"
     bad.write_text("def loss(logits, weak_p, progress, ctx):\n    raise RuntimeError('boom from method')\n")
-    result = run_experiment(ExperimentSpec(probe_setup, bad, "crash", [0]), runner=run_subprocess)
+    result = run_experiment(ExperimentSpec(probe_setup, bad, "crash", [0]), runner=local_runner())
     assert result.status == "failed" and "boom from method" in result.error
 
 
