@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,8 @@ from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Outcome, StudyState
 from aar.recording import finish_record, record_result, start_record
 from aar.researchers.base import ResearchView, score_of
+from aar.researchers.feedback import Released, dev_feedback
+from aar.researchers.untrusted import fence, summarize_error
 from aar.store import (
     Experiment,
     ExperimentStatus,
@@ -50,24 +53,58 @@ GROUND_TRUTH_FIELDS = (
 )
 
 
-def visible(o: Outcome | None, feedback: str) -> Outcome | None:
-    """An outcome as the researcher may see it: in blind mode every ground-truth score is blanked."""
-    if o is None or feedback != "blind":
-        return o
+def visible(
+    o: Outcome | None, feedback: str, released: Mapping[int, Released] | None = None
+) -> Outcome | None:
+    """An outcome as the researcher may see it; never its exact dev scores or its job's raw output.
+
+    Blind mode blanks every ground-truth score. Dev mode shows only the released (noisy, rounded,
+    rationed) scores of `released` (aar/researchers/feedback.py); without an entry there, none at all.
+    A failure shows as status and builtin exception type only (aar/researchers/untrusted.py).
+    """
+    if o is None:
+        return None
+    rel = released.get(o.experiment_id) if released is not None and feedback != "blind" else None
     blank = {"dev_pgr_by_seed": {}, "verdict_vs_naive": "", "verdict_vs_best": ""}
-    return o.model_copy(update={f: blank.get(f) for f in GROUND_TRUTH_FIELDS})
+    update: dict[str, Any] = {f: blank.get(f) for f in GROUND_TRUTH_FIELDS}
+    if rel is not None:
+        update |= {
+            "dev_pgr": rel.pgr,
+            "dev_pgr_lo": rel.lo,
+            "dev_pgr_hi": rel.hi,
+            "verdict_vs_naive": rel.vs_naive or rel.note,
+        }
+    return o.model_copy(update={**update, "error": summarize_error(o.status, o.error) if o.error else ""})
+
+
+def shown(o: Outcome, seen: ResearchView) -> Outcome:
+    """`o` as the view `seen` shows it (the view is built after evaluate, so it holds every outcome)."""
+    for x in (*seen.history, seen.naive, seen.best):
+        if x is not None and x.experiment_id == o.experiment_id:
+            return x
+    return visible(o, "blind") or o  # not in the view: no ground truth at all
+
+
+def _released(state: StudyState, rt: Runtime) -> tuple[dict[int, Released], str]:
+    """The study's released dev scores and the line that tells the researcher how to read them."""
+    if state.config.feedback == "blind":
+        return {}, ""
+    mechanism = dev_feedback(rt.setup, list(range(state.config.seeds)), rt.study_id)
+    return mechanism.release(state.outcomes, state.naive), mechanism.describe(state.outcomes)
 
 
 def view(state: StudyState, rt: Runtime) -> ResearchView:
     """What the researcher may see (see `visible`)."""
     fb = state.config.feedback
     t = rt.setup.template
+    released, note = _released(state, rt)
     return ResearchView(
         goal=state.config.goal, task=state.config.task, pair=state.config.pair, template=t.name,
         feedback=state.config.feedback, round=state.round, per_round=state.config.per_round,
         template_defaults=t.defaults, template_space=t.space, library=rt.library, library_spaces=rt.library_spaces,
-        history=[o for o in (visible(x, fb) for x in state.outcomes) if o is not None],
-        naive=visible(state.naive, fb), best=visible(state.best, fb), budget_left=rt.budget.remaining(),
+        history=[o for o in (visible(x, fb, released) for x in state.outcomes) if o is not None],
+        naive=visible(state.naive, fb, released), best=visible(state.best, fb, released),
+        budget_left=rt.budget.remaining(), feedback_note=note,
     )  # fmt: skip
 
 
@@ -241,7 +278,9 @@ def _audit_one(c: Candidate, rt: Runtime) -> str | None:
             threads=1,
         )
         result = rt.run(spec)
-    return None if result.status == "ok" else f"smoke run {result.status}: {result.error[-1500:]}"
+    if result.status == "ok":
+        return None
+    return f"smoke run {summarize_error(result.status, result.error)}; its output, as untrusted data:\n{fence(result.error)}"
 
 
 def route_after_audit(state: StudyState) -> Literal["implement", "run", "finalize"]:
@@ -381,7 +420,7 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
                 else "first result"
             )
         try:
-            finding = rt.researcher.analyze(visible(o, state.config.feedback) or o, seen)
+            finding = rt.researcher.analyze(shown(o, seen), seen)
         except BudgetExceeded as exc:
             finding, stop = f"(no analysis: budget limit {exc.limit} reached)", f"budget: {exc.limit}"
         status = _hypothesis_status(o)

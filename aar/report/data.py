@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from aar.researchers.feedback import MECHANISM
 from aar.store.models import Experiment, ExperimentStatus, Score
 from aar.w2s.stats import bootstrap_ci
 
@@ -315,4 +316,29 @@ def integrity_flags(runs: list[Run], rows: list[MethodRow], split: str) -> list[
             )
     if rows and rows[0].pgr.n < 2:
         flags.append(Flag(f"method {rows[0].method}", "the best method ran on a single seed: no CI"))
+    return flags + dev_ci_flags(runs, rows, split)
+
+
+def dev_ci_flags(runs: list[Run], rows: list[MethodRow], split: str) -> list[Flag]:
+    """The dev winner's sealed-test reruns whose test PGR falls below its dev CI: a dev score that does
+    not hold on unseen data (overfit to dev, or dev labels probed)."""
+    if split != "dev" or not rows or rows[0].pgr.lo is None:
+        return []
+    winner, lo, hi = rows[0], rows[0].pgr.lo, rows[0].pgr.hi
+    arm_ids = {r.id for r in winner.arm_runs}
+    flags = []
+    for run in runs:
+        test = run.value("test", PGR)
+        linked = run.config.get("search_experiment_id") in arm_ids or run.arm == winner.arm_runs[0].arm
+        if run.role == "final" and linked and test is not None and test < lo:
+            flags.append(Flag(f"method {winner.method}", f"sealed-test PGR {test:.3f} (experiment {run.number}) "
+                              f"is below its dev CI [{lo:.3f}, {hi if hi is not None else math.nan:.3f}]: "
+                              "its dev score does not hold on unseen data (dev overfit, or dev labels probed)"))  # fmt: skip
     return flags
+
+
+def feedback_mechanism(mode: str | None) -> str:
+    """What the researcher saw of ground truth during the study (the report states it)."""
+    if mode == "blind":
+        return "Blind: the researcher saw no ground-truth score, only label-free signals."
+    return MECHANISM

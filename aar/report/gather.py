@@ -14,6 +14,7 @@ from aar.report.data import (
     Flag,
     MethodRow,
     Run,
+    feedback_mechanism,
     integrity_flags,
     load_runs,
     method_rows,
@@ -65,6 +66,7 @@ class ReportData:
     flags: list[Flag]
     winner: MethodRow | None
     winner_code: str | None
+    feedback: str = ""  # what the researcher saw of ground truth (the dev-feedback mechanism)
 
 
 def gather(store: Store, study_ref: str | int) -> ReportData:
@@ -88,8 +90,9 @@ def _gather(session: Session, study_id: int) -> ReportData:
     runs = load_runs(session=session, study_id=study_id)
     split = primary_split(runs)
     methods = method_rows(runs, split)
+    summary = study_summary(session=session, study_id=study_id, split=split)
     return ReportData(
-        summary=study_summary(session=session, study_id=study_id, split=split),
+        summary=summary,
         split=split,
         runs=runs,
         methods=methods,
@@ -101,6 +104,7 @@ def _gather(session: Session, study_id: int) -> ReportData:
         flags=integrity_flags(runs, methods, split),
         winner=methods[0] if methods else None,
         winner_code=None,
+        feedback=feedback_mechanism(summary.study.feedback_mode),
     )
 
 

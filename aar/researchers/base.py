@@ -10,7 +10,9 @@ from aar.graph.state import Outcome, Proposal
 
 @dataclass(frozen=True)
 class ResearchView:
-    """Everything a researcher may see. In blind mode no ground-truth score is in here."""
+    """Everything a researcher may see. In blind mode no ground-truth score is in here; in dev mode only
+    released ones (noisy, rounded, rationed: aar/researchers/feedback.py), and of a failed job only its
+    status and exception type (aar/researchers/untrusted.py)."""
 
     goal: str
     task: str
@@ -23,10 +25,11 @@ class ResearchView:
     template_space: dict[str, Any]
     library: dict[str, str]  # library method name -> source code
     library_spaces: dict[str, dict[str, Any]]
-    history: list[Outcome]  # dev scores blanked in blind mode
+    history: list[Outcome]  # dev scores released (dev mode) or blanked (blind mode)
     naive: Outcome | None
     best: Outcome | None
     budget_left: dict[str, float | None] = field(default_factory=dict)
+    feedback_note: str = ""  # how to read the released dev scores (noise, rounding, answers left)
 
 
 @dataclass(frozen=True)

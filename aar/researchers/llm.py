@@ -31,10 +31,12 @@ from aar.llm import (
     make_client,
 )
 from aar.researchers.base import Decision, ResearchView
+from aar.researchers.untrusted import FENCE_TAG, summarize_error
 from aar.store import LLMCallCreate, Store, record_llm_call
 
 PROMPTS = Path(__file__).resolve().parent.parent / "graph" / "prompts"
 MAX_TOKENS = 4096
+MAX_OBSERVATION = 2000  # chars of one observation in the implement prompt (a fenced excerpt fits)
 
 
 class ProposalItem(BaseModel):
@@ -96,7 +98,13 @@ class LLMResearcher:
     # ---- plumbing -----------------------------------------------------------------------------------
     def _messages(self, view: ResearchView, template: str, **context: Any) -> list[Message]:
         system = self.env.get_template("system.j2").render(
-            goal=view.goal, task=view.task, pair=view.pair, template=view.template, feedback=view.feedback
+            goal=view.goal,
+            task=view.task,
+            pair=view.pair,
+            template=view.template,
+            feedback=view.feedback,
+            feedback_note=view.feedback_note,
+            fence_tag=FENCE_TAG,
         )
         return [
             Message(role="system", content=system),
@@ -132,13 +140,24 @@ class LLMResearcher:
 
     @staticmethod
     def _brief(o: Outcome | None) -> str:
+        """An outcome for the planning prompts: released scores, and of a failure only status and type."""
         if o is None:
             return "none"
-        fields = {"method": o.method, "hparams": o.hparams, "status": o.status, "dev_pgr": o.dev_pgr, "ci": [o.dev_pgr_lo, o.dev_pgr_hi],
-                  "vs_naive": o.verdict_vs_naive, "signals": o.signals, "error": o.error[:300]}  # fmt: skip
+        fields = {"method": o.method, "hparams": o.hparams, "status": summarize_error(o.status, o.error), "dev_pgr": o.dev_pgr,
+                  "ci": [o.dev_pgr_lo, o.dev_pgr_hi], "vs_naive": o.verdict_vs_naive, "signals": o.signals}  # fmt: skip
         return json.dumps(
             {k: v for k, v in fields.items() if v not in (None, "", {}, [None, None])}, default=str
         )
+
+    @staticmethod
+    def _observations(observations: list[str]) -> list[str]:
+        """The newest audit observations, bounded (head and tail kept, so a fence's tags survive); job output
+        in them is already sanitized and fenced where the observation was made (aar.graph.nodes)."""
+        cut = MAX_OBSERVATION // 3
+        return [
+            o if len(o) <= MAX_OBSERVATION else f"{o[:cut]} … {o[-(MAX_OBSERVATION - cut) :]}"
+            for o in observations[-3:]
+        ]
 
     # ---- the researcher protocol ----------------------------------------------------------------------
     def propose(self, view: ResearchView) -> list[Proposal]:
@@ -167,7 +186,7 @@ class LLMResearcher:
             "implement.j2",
             proposal=proposal,
             base_code=view.library.get(proposal.base_method, view.library["naive"]),
-            observations=observations,
+            observations=self._observations(observations),
         )
         out: MethodCode = self._ask(messages, MethodCode, "implement")
         return out.method_code
