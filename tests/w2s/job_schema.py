@@ -5,6 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aar.w2s.ladder import parse_pair
+from aar.w2s.setup import Setup
+from aar.w2s.splits import SplitSizes
+from aar.w2s.templates import get_template
+from tests.conftest import TEMPLATES
+
+TINY = SplitSizes(weak_train=48, w2s_train=96, dev=32, test=32)
+
 # Keys each split's rows may carry; none is a label.
 ROW_KEYS = {
     "weak_train": {"id", "text"},
@@ -12,6 +20,12 @@ ROW_KEYS = {
     "dev": {"id", "text", "weak_p"},
     "eval": {"id", "text"},
 }
+
+
+def tiny_setup(cache: Path) -> Setup:
+    """Rotten Tomatoes with tiny splits on the probe template (static64 -> MiniLM-L6): seconds per job."""
+    pair, template = parse_pair("static64→minilm-l6"), get_template("probe", TEMPLATES)
+    return Setup("rotten_tomatoes", pair, template, sizes=TINY, cache_dir=cache)
 
 
 def check_job_data(data: Path, *, weak_train_inputs: bool) -> None:

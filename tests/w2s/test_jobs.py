@@ -11,15 +11,12 @@ import pytest
 
 from aar.w2s.experiment import ExperimentSpec, build_job
 from aar.w2s.jobs import SeedData, run_trusted, write_job_data
-from aar.w2s.ladder import parse_pair
 from aar.w2s.setup import Setup
-from aar.w2s.splits import SplitSizes
 from aar.w2s.tasks import Example
-from aar.w2s.templates import get_template, resolve_method
+from aar.w2s.templates import resolve_method
 from tests.conftest import TEMPLATES
-from tests.w2s.job_schema import check_job_data
-
-TINY = SplitSizes(weak_train=48, w2s_train=96, dev=32, test=32)
+from tests.w2s import job_schema
+from tests.w2s.job_schema import TINY, check_job_data
 
 # Reports what the job sees of weak_train, then trains as naive does.
 PEEK = """
@@ -36,10 +33,7 @@ def loss(logits, weak_p, progress, ctx):
 
 @pytest.fixture(scope="module")
 def tiny_setup(shared_cache: Path) -> Setup:
-    return Setup(
-        "rotten_tomatoes", parse_pair("static64→minilm-l6"), get_template("probe", TEMPLATES), sizes=TINY,
-        cache_dir=shared_cache,
-    )  # fmt: skip
+    return job_schema.tiny_setup(shared_cache)
 
 
 def peek_method(tmp_path: Path, requires: bool) -> Path:
