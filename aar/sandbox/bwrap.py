@@ -3,21 +3,38 @@
 The job sees a read-only /usr from the host, the contract folders, a private /tmp, no network and no
 other process. As root, aar drops to uid 65534 before bwrap (so the process limit holds) and puts the
 job in its own cgroup for memory and pids; as another user, rlimits stand in for the cgroup.
+
+Parity with the Docker sandbox: `/` is a size-capped tmpfs remounted read-only, /tmp and /dev/shm are
+size-capped tmpfs (`tmp_mb`, `shm_mb`), /dev is read-only, nested user namespaces are disabled and a
+seccomp filter (`aar.sandbox.seccomp`) denies namespace, mount, ptrace, keyring, eBPF and similar calls.
+A job dies with its host (`--die-with-parent`, also when the host is SIGKILLed); what a killed host
+leaves behind (its jobs' cgroups, staging tmpfs mounts and folders) is removed when the next
+`BwrapSandbox` starts.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import shlex
 import shutil
+import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
 from aar.errors import InfraError
-from aar.sandbox import cgroup
+from aar.sandbox import cgroup, seccomp
 from aar.sandbox.base import CODE_MOUNT, DATA_MOUNT, JOB_ENV, OUT_MOUNT, ExecResult, Job
-from aar.sandbox.finish import RawOutcome, finish, owner_tag, prepare_out_dir
+from aar.sandbox.finish import (
+    RawOutcome,
+    finish,
+    owner_tag,
+    prepare_out_dir,
+    remove_stale_staging,
+    stale_owner,
+)
 from aar.sandbox.outputs import SANDBOX_UID, Staging, make_staging, remove_staging
 from aar.sandbox.process import run_process
 from aar.sandbox.pyenv import PYENV_MOUNT, site_packages
@@ -27,10 +44,14 @@ log = logging.getLogger(__name__)
 HELPER_MOUNT = "/opt/aar-bin"
 # Host files the job may read: the dynamic linker's cache and TLS roots, nothing else from /etc.
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl", "ca-certificates", "localtime")
+CGROUP_PREFIX = "aar-"  # a job's cgroup is CGROUP_PREFIX + its staging folder's name (owner tag + uuid)
+ROOT_BYTES = 1 << 20  # `/` holds only mount points and symlinks, and is read-only once they are made
+SECCOMP_FD = 9  # the shell in front of bwrap opens the filter on this descriptor for `--seccomp`
+MIN_VERSION = (0, 8, 0)  # --size and --disable-userns
 
 
 class BwrapMissing(InfraError):
-    """bubblewrap is not installed."""
+    """bubblewrap is not installed, or too old for the hardening the sandbox needs."""
 
 
 class BwrapSandbox:
@@ -48,19 +69,17 @@ class BwrapSandbox:
         """Check bwrap and the environment to mount.
 
         Raises:
-            BwrapMissing: no `bwrap` on PATH.
+            BwrapMissing: no `bwrap` on PATH, or one older than 0.8.0.
+            SeccompUnsupported: no seccomp filter for this architecture.
         """
-        bwrap = shutil.which("bwrap")
-        if bwrap is None:
-            raise BwrapMissing(
-                "bubblewrap is not installed; `apt-get install bubblewrap` (or use --sandbox docker)"
-            )
-        self.bwrap = bwrap
+        self.bwrap = _find_bwrap()
         self.pyenv = site_packages(pyenv_prefix)
         self.root_mode = os.geteuid() == 0
         self.staging_root = staging_root or Path(tempfile.gettempdir()) / "aar-sandbox-bwrap"
         self.staging_root.mkdir(parents=True, exist_ok=True)
         self.helpers = _make_helpers(self.staging_root / "helpers", python)
+        self.seccomp_file = _write_filter(self.helpers / "seccomp.bpf")
+        remove_stale(self.staging_root)
 
     def run(self, job: Job) -> ExecResult:
         """Run `job` under bwrap; its /out is copied back and checked."""
@@ -70,7 +89,7 @@ class BwrapSandbox:
         staging = make_staging(
             self.staging_root / name, size_mb=job.out_mb, max_files=job.out_files, owner_uid=uid
         )
-        group = cgroup.create(f"aar-{name}", memory_mb=job.memory_mb, pids=job.pids)
+        group = cgroup.create(f"{CGROUP_PREFIX}{name}", memory_mb=job.memory_mb, pids=job.pids)
         try:
             raw = self._run(job, staging, group)
         except BaseException:
@@ -93,11 +112,10 @@ class BwrapSandbox:
         return raw
 
     def command(self, job: Job, out_path: Path, group: cgroup.JobCgroup | None) -> list[str]:
-        """The full host command line: join cgroup, drop to uid 65534, set rlimits, then bwrap."""
-        argv: list[str] = []
-        if group is not None:
-            joins = " && ".join(f"echo $$ > {p}" for p in group.procs_files)
-            argv += ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh"]
+        """The full host command line: join cgroup, open the filter, drop to uid 65534, rlimits, bwrap."""
+        joins = "".join(f"echo $$ > {shlex.quote(str(p))} && " for p in group.procs_files) if group else ""
+        opens = f"{SECCOMP_FD}< {shlex.quote(str(self.seccomp_file))}"
+        argv = ["/bin/sh", "-c", f'{joins}exec "$@" {opens}', "sh"]
         if self.root_mode:
             argv += ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups", "--"]
         argv += self._rlimits(job, group is not None)
@@ -114,8 +132,10 @@ class BwrapSandbox:
         return ["prlimit", *limits, "--"]
 
     def _bwrap_args(self, job: Job, out_path: Path) -> list[str]:
-        args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-        args += ["--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
+        args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"]
+        args += ["--cap-drop", "ALL", "--seccomp", str(SECCOMP_FD), "--hostname", "sandbox"]
+        args += ["--size", str(ROOT_BYTES), "--tmpfs", "/"]  # first: every later mount lands in it
+        args += ["--proc", "/proc", "--dev", "/dev", "--size", str(job.shm_mb * 2**20), "--tmpfs", "/dev/shm"]
         args += ["--ro-bind", "/usr", "/usr", *_merged_usr_links()]
         for name in ETC_FILES:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
@@ -123,14 +143,57 @@ class BwrapSandbox:
         args += ["--ro-bind", str(self.helpers / "group"), "/etc/group"]
         args += ["--ro-bind", str(self.helpers / "bin"), HELPER_MOUNT]
         args += ["--ro-bind", str(self.pyenv), PYENV_MOUNT]
-        args += ["--tmpfs", "/tmp", "--ro-bind", str(job.code_dir.resolve()), CODE_MOUNT]
+        args += ["--perms", "1777", "--size", str(job.tmp_mb * 2**20), "--tmpfs", "/tmp"]
+        args += ["--ro-bind", str(job.code_dir.resolve()), CODE_MOUNT]
         args += ["--ro-bind", str(job.data_dir.resolve()), DATA_MOUNT, "--bind", str(out_path), OUT_MOUNT]
+        args += ["--remount-ro", "/dev", "--remount-ro", "/"]  # last: the mount points exist by now
         args += ["--chdir", "/tmp", "--clearenv"]
         env = dict(JOB_ENV, PATH=f"{HELPER_MOUNT}:/usr/local/bin:/usr/bin:/bin", PYTHONPATH=PYENV_MOUNT)
         env |= {"PYTHONNOUSERSITE": "1", "USER": "nobody"}
         for key, value in env.items():
             args += ["--setenv", key, value]
         return args
+
+
+def _find_bwrap() -> str:
+    """The `bwrap` on PATH, checked new enough for `--size` and `--disable-userns`."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise BwrapMissing(
+            "bubblewrap is not installed; `apt-get install bubblewrap` (or use --sandbox docker)"
+        )
+    out = subprocess.run([bwrap, "--version"], capture_output=True, text=True, check=False).stdout
+    found = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
+    version = tuple(int(x) for x in found.groups()) if found else (0, 0, 0)
+    if version < MIN_VERSION:
+        raise BwrapMissing(
+            f"bubblewrap {out.strip() or '(unknown version)'} is too old; the sandbox needs 0.8.0 or newer "
+            "(or use --sandbox docker)"
+        )
+    return bwrap
+
+
+def _write_filter(path: Path) -> Path:
+    """The seccomp program for this machine, readable by whoever starts bwrap."""
+    data = seccomp.build_filter(seccomp.host_arch())
+    if not path.is_file() or path.read_bytes() != data:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.chmod(0o644)
+        tmp.replace(path)  # atomic: another host process may be reading it
+    return path
+
+
+def remove_stale(staging_root: Path) -> int:
+    """Remove what killed host processes left: their jobs' cgroups, staging mounts and folders.
+
+    Only entries named after a host process that is gone are touched (see `finish.stale_owner`), so
+    jobs of live host processes, other users' included, are left alone. Returns how many were removed.
+    """
+    removed = cgroup.remove_stale(
+        lambda name: name.startswith(CGROUP_PREFIX) and stale_owner(name.removeprefix(CGROUP_PREFIX))
+    )
+    return removed + remove_stale_staging(staging_root)
 
 
 def _merged_usr_links() -> list[str]:

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,32 @@ def _create_v2(name: str, memory_mb: int, pids: int) -> JobCgroup:
         (path / "memory.swap.max").write_text("0")
     (path / "pids.max").write_text(str(pids))
     return JobCgroup(path, path, v2=True)
+
+
+def remove_stale(is_stale: Callable[[str], bool]) -> int:
+    """Kill and remove the cgroups (v2, or v1 memory/pids) whose folder name `is_stale`; returns how many.
+
+    For cgroups a killed host process left behind; the caller's predicate decides what is stale.
+    """
+    parents = [CGROUP_ROOT] if (CGROUP_ROOT / "cgroup.controllers").is_file() else []
+    parents += [CGROUP_ROOT / "memory", CGROUP_ROOT / "pids"] if not parents else []
+    removed = 0
+    for parent in parents:
+        for path in _children(parent):
+            if is_stale(path.name):
+                log.warning("removing stale job cgroup %s", path)
+                group = JobCgroup(path, path, v2=parent == CGROUP_ROOT)
+                group.kill_all()
+                group.remove()
+                removed += not path.exists()
+    return removed
+
+
+def _children(parent: Path) -> list[Path]:
+    try:
+        return sorted(p for p in parent.iterdir() if p.is_dir())
+    except OSError:  # no such hierarchy, or not ours to read
+        return []
 
 
 def _read(path: Path) -> str:

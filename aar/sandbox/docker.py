@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import tempfile
 import uuid
@@ -17,8 +18,16 @@ from docker.types import DeviceRequest, LogConfig, Ulimit
 
 from aar.errors import InfraError
 from aar.sandbox.base import CODE_MOUNT, DATA_MOUNT, JOB_ENV, OUT_MOUNT, ExecResult, Job, decode_tail
-from aar.sandbox.finish import RawOutcome, Stopwatch, finish, owner_alive, owner_tag, prepare_out_dir
-from aar.sandbox.outputs import SANDBOX_UID, Staging, is_mountpoint, make_staging, remove_staging
+from aar.sandbox.finish import (
+    RawOutcome,
+    Stopwatch,
+    finish,
+    owner_alive,
+    owner_tag,
+    prepare_out_dir,
+    remove_stale_staging,
+)
+from aar.sandbox.outputs import SANDBOX_UID, Staging, make_staging, remove_staging
 from aar.sandbox.pyenv import PYENV_MOUNT, site_packages
 
 log = logging.getLogger(__name__)
@@ -29,6 +38,9 @@ HOST_LABEL = "org.aar.sandbox.host"
 ENV_LABEL = "org.aar.sandbox.env"  # "0": the image has no packages; mount the host env (sandbox/Dockerfile)
 LOG_TAIL_LINES = 200  # docker splits long lines at 16 KB, so this bounds what we fetch to ~3 MB
 KILL_GRACE_S = 30.0
+# The job command runs under `timeout -s KILL` this long past the host's own limit, so a container whose
+# host process died (and can no longer kill it) stops by itself; the next host start removes it.
+INNER_GRACE_S = 10
 
 
 class EngineUnavailable(InfraError):
@@ -149,7 +161,7 @@ def container_options(job: Job, sandbox: DockerSandbox, out_path: Path) -> dict[
         volumes[str(sandbox.pyenv)] = {"bind": PYENV_MOUNT, "mode": "ro"}
     return {
         "image": sandbox.image,
-        "command": list(job.command),
+        "command": inner_timeout(job),
         "name": f"aar-{_safe(job.name)}-{uuid.uuid4().hex[:10]}",
         "labels": {LABEL: sandbox.owner, HOST_LABEL: socket.gethostname(), "org.aar.job": job.name},
         "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
@@ -173,6 +185,11 @@ def container_options(job: Job, sandbox: DockerSandbox, out_path: Path) -> dict[
         "device_requests": gpu_requests(job.devices),
         "detach": True,
     }
+
+
+def inner_timeout(job: Job) -> list[str]:
+    """The job command under coreutils `timeout`: SIGKILL at the host's limit plus INNER_GRACE_S."""
+    return ["timeout", "-s", "KILL", str(math.ceil(job.timeout_s) + INNER_GRACE_S), *job.command]
 
 
 def gpu_requests(devices: tuple[str, ...]) -> list[DeviceRequest]:
@@ -237,8 +254,5 @@ def remove_stale(client: docker.DockerClient, staging_root: Path, force_remove: 
             log.warning("removing stale sandbox container %s", container.name)
             _remove(container)
             removed += 1
-    for path in staging_root.iterdir() if staging_root.is_dir() else []:
-        if not owner_alive(path.name.rsplit("-", 1)[0]):
-            log.warning("removing stale sandbox output folder %s", path)
-            remove_staging(Staging(path, mounted=is_mountpoint(path)), force_remove)
+    remove_stale_staging(staging_root, force_remove)
     return removed

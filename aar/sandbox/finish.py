@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from aar.errors import UserError
 from aar.sandbox.base import ExecResult, Job, Status, device_seconds
-from aar.sandbox.outputs import Staging, check_expected, copy_out, remove_staging
+from aar.sandbox.outputs import Staging, check_expected, copy_out, is_mountpoint, remove_staging
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,33 @@ def owner_alive(tag: str) -> bool:
     if not pid_s.isdigit():
         return False
     return _start_time(int(pid_s)) == start
+
+
+# What sandboxes name their staging folders and cgroups: owner tag ("pid-starttime") + "-" + 12 hex digits.
+_OWNED_NAME = re.compile(r"(\d+-\d+)-[0-9a-f]{12}")
+
+
+def stale_owner(name: str) -> bool:
+    """True when `name` is `<owner tag>-<12 hex>` and that owner process is gone; False for other names."""
+    match = _OWNED_NAME.fullmatch(name)
+    return match is not None and not owner_alive(match.group(1))
+
+
+def remove_stale_staging(root: Path, force_remove: Callable[[Path], None] | None = None) -> int:
+    """Unmount and delete the staging folders under `root` whose host process is gone; returns how many."""
+    removed = 0
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        if stale_owner(path.name) and not path.is_symlink() and path.is_dir():
+            log.warning("removing stale sandbox output folder %s", path)
+            try:
+                remove_staging(Staging(path, mounted=is_mountpoint(path)), force_remove)
+            except FileNotFoundError:  # another host process starting up removed it first
+                continue
+            except OSError as exc:  # left for the next start; this one still runs its own jobs
+                log.error("could not remove stale sandbox output folder %s: %s", path, exc)
+                continue
+            removed += 1
+    return removed
 
 
 def _start_time(pid: int) -> str:
