@@ -1,9 +1,12 @@
 """Finalize: the best methods get the sealed test split once each and the integrity checks
-(weak-label shuffle ablation, majority-class comparison, seed spread)."""
+(weak-label shuffle ablation, w2s above weak, majority-class comparison, seed spread).
+
+Seed-based checks need at least `MIN_SEEDS` seeds; with fewer they say "inconclusive", never "ok"."""
 
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,29 +16,36 @@ from aar.graph.state import Outcome, StudyState
 from aar.recording import record_result
 from aar.researchers.base import score_of
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec
-from aar.w2s.stats import paired_comparison
+from aar.w2s.stats import MIN_SEEDS, Estimate, bootstrap_ci, paired_comparison, t_interval, too_few_seeds
 
 Update = dict[str, Any]
 
 
 def finalize(state: StudyState, rt: Runtime) -> Update:
     """Finalists: sealed test once each, weak-label shuffle ablation, label-free and seed-spread checks."""
-    feedback = state.config.feedback
-    ranked = sorted(
-        (o for o in state.outcomes if score_of(o, feedback) is not None),
-        key=lambda o: -(score_of(o, feedback) or 0),
-    )
-    picked: list[Outcome] = []
-    for o in ranked:
-        if (o.method, json.dumps(o.hparams, sort_keys=True)) not in {
-            (p.method, json.dumps(p.hparams, sort_keys=True)) for p in picked
-        }:
-            picked.append(o)
-        if len(picked) >= state.config.finalists:
-            break
+    picked = pick_finalists(state.outcomes, state.config.feedback, state.config.finalists)
     finalists = [_finalist(o, state, rt) for o in picked]
     rt.event("finalize", f"{len(finalists)} finalist(s) checked and scored on the sealed test split")
     return {"finalists": finalists}
+
+
+def pick_finalists(outcomes: list[Outcome], feedback: str, n: int) -> list[Outcome]:
+    """The `n` best distinct configurations by the researcher's score (`score_of`: dev PGR, or a
+    label-free signal in blind mode); failed and degenerate (one-class, constant) outcomes never rank."""
+    ranked = sorted(
+        (o for o in outcomes if score_of(o, feedback) is not None),
+        key=lambda o: -(score_of(o, feedback) or 0),
+    )
+    picked: list[Outcome] = []
+    seen: set[tuple[str, str]] = set()
+    for o in ranked:
+        key = (o.method, json.dumps(o.hparams, sort_keys=True))
+        if key not in seen:
+            seen.add(key)
+            picked.append(o)
+        if len(picked) >= n:
+            break
+    return picked
 
 
 def _run_recorded(
@@ -58,7 +68,7 @@ def _run_recorded(
         result=result,
         method_path=method,
         hypothesis_id=o.hypothesis_id,
-        extra_config={"role": role},
+        extra_config={"role": role, "search_experiment_id": o.experiment_id},
     )
     rt.budget.charge(
         "experiments",
@@ -77,11 +87,19 @@ def _finalist(o: Outcome, state: StudyState, rt: Runtime) -> dict[str, Any]:
         method.write_text(o.code)
         real, real_id = _run_recorded(o, rt, method, seeds, "final")
         shuffled, shuf_id = _run_recorded(o, rt, method, seeds, "ablation:shuffled_weak_labels", "shuffle")
-    return _integrity(o, real, shuffled, rt) | {"experiment_id": real_id, "ablation_experiment_id": shuf_id}
+    y = rt.setup.labels("test")
+    majority = max(float(y.mean()), 1 - float(y.mean()))
+    checked = integrity(o, real, shuffled, majority)
+    return checked | {"experiment_id": real_id, "ablation_experiment_id": shuf_id}
 
 
-def _integrity(o: Outcome, real: ExperimentResult, shuffled: ExperimentResult, rt: Runtime) -> dict[str, Any]:
-    flags = []
+def integrity(
+    o: Outcome, real: ExperimentResult, shuffled: ExperimentResult, majority: float
+) -> dict[str, Any]:
+    """The finalist's sealed-test numbers and integrity verdicts; `flags` lists what needs a reader's eye.
+
+    `majority` is the sealed test's majority-class rate (what a constant prediction scores).
+    """
     if real.status != "ok":
         return {
             "method": o.method,
@@ -89,26 +107,65 @@ def _integrity(o: Outcome, real: ExperimentResult, shuffled: ExperimentResult, r
             "status": real.status,
             "flags": [f"final run {real.status}"],
         }
-    cmp = (
-        paired_comparison(real.pgr_by_seed("test"), shuffled.pgr_by_seed("test"))
-        if shuffled.status == "ok"
-        else None
-    )
-    if cmp is None or cmp.verdict != "better":
-        flags.append("PGR does not depend on the weak labels (shuffled weak labels do as well)")
-    y = rt.setup.labels("test")
-    majority = max(float(y.mean()), 1 - float(y.mean()))
-    w2s = real.estimate("test", "w2s_acc").mean
-    if w2s <= majority:
+    pgr, w2s = real.estimate("test", "pgr"), real.estimate("test", "w2s_acc")
+    checks = {
+        "weak_labels": _shuffle_check(real, shuffled),
+        "above_weak": _above_weak_check(real),
+        "seed_spread": _spread_check(pgr),
+    }
+    flags = [verdict for verdict in checks.values() if not verdict.startswith("ok")]
+    if w2s.mean <= majority:
         flags.append(
-            f"test accuracy {w2s:.3f} is no better than always predicting the majority class ({majority:.3f})"
+            f"test accuracy {w2s.mean:.3f} is no better than always predicting the majority class ({majority:.3f})"
         )
-    spread = real.estimate("test", "pgr")
-    if spread.n >= 2 and spread.std > 0.25:
-        flags.append(f"seed spread is wide (PGR std {spread.std:.2f})")
     return {
-        "method": o.method, "hparams": o.hparams, "status": "ok", "flags": flags,
-        "test_pgr": spread.mean, "test_pgr_ci": [spread.lo, spread.hi], "test_w2s_acc": w2s, "majority_acc": majority,
-        "shuffled_test_pgr": shuffled.estimate("test", "pgr").mean if shuffled.status == "ok" else None,
-        "vs_shuffled": cmp.describe() if cmp else "shuffled run failed",
+        "method": o.method, "hparams": o.hparams, "status": "ok", "flags": flags, "checks": checks,
+        "test_pgr": _num(pgr.mean), "test_pgr_ci": [_num(pgr.lo), _num(pgr.hi)], "test_w2s_acc": _num(w2s.mean),
+        "majority_acc": majority, "test_weak_acc": _num(real.estimate("test", "weak_acc").mean),
+        "shuffled_test_pgr": _num(shuffled.estimate("test", "pgr").mean) if shuffled.status == "ok" else None,
+        "vs_shuffled": checks["weak_labels"],
     }  # fmt: skip
+
+
+def _shuffle_check(real: ExperimentResult, shuffled: ExperimentResult) -> str:
+    """Does test PGR depend on the weak labels? Paired over seeds against the shuffled-labels run."""
+    if shuffled.status != "ok":
+        return f"weak-label dependence unchecked: the shuffled-weak-labels run ended {shuffled.status}"
+    cmp = paired_comparison(real.pgr_by_seed("test"), shuffled.pgr_by_seed("test"))
+    if cmp.diff.n < MIN_SEEDS:
+        return (
+            f"weak-label dependence {too_few_seeds(cmp.diff.n)}: real − shuffled PGR Δ {cmp.diff.describe()}"
+        )
+    if cmp.better:
+        return f"ok: PGR depends on the weak labels (real − shuffled {cmp.describe()})"
+    return f"PGR not shown to depend on the weak labels: shuffled weak labels do as well (real − shuffled {cmp.describe()})"
+
+
+def _above_weak_check(real: ExperimentResult) -> str:
+    """Is the strong model's sealed-test accuracy above the weak supervisor's? Paired over seeds."""
+    w2s, weak = real.values("test", "w2s_acc"), real.values("test", "weak_acc")
+    diff = t_interval([a - b for a, b in zip(w2s, weak, strict=True)])
+    numbers = (
+        f"w2s {bootstrap_ci(w2s).describe()} vs weak {bootstrap_ci(weak).describe()}, Δ {diff.describe()}"
+    )
+    if diff.n >= MIN_SEEDS and diff.lo > 0:
+        return f"ok: sealed-test w2s accuracy is above the weak model's ({numbers})"
+    if diff.mean <= 0:
+        return f"sealed-test w2s accuracy is not above the weak model's ({numbers})"
+    if diff.n >= MIN_SEEDS:
+        return f"sealed-test w2s accuracy is not clearly above the weak model's: the CI reaches 0 ({numbers})"
+    return f"w2s above weak {too_few_seeds(diff.n)} ({numbers})"
+
+
+def _spread_check(pgr: Estimate) -> str:
+    """Are the seeds' test PGRs close enough to trust one mean?"""
+    if pgr.n < MIN_SEEDS:
+        return f"seed spread {too_few_seeds(pgr.n)}"
+    if pgr.std > 0.25:
+        return f"seed spread is wide (PGR std {pgr.std:.2f} over {pgr.n} seeds)"
+    return f"ok: seed spread PGR std {pgr.std:.2f} over {pgr.n} seeds"
+
+
+def _num(value: float) -> float | None:
+    """NaN as None: the details are stored as JSON, and PostgreSQL's json type rejects NaN."""
+    return None if math.isnan(value) else value

@@ -22,7 +22,7 @@ from aar.graph.finalize import finalize  # noqa: F401 - a node, assembled by the
 from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Outcome, StudyState
 from aar.recording import finish_record, record_result, start_record
-from aar.researchers.base import ResearchView, score_of
+from aar.researchers.base import ResearchView, prediction_signals, score_of
 from aar.researchers.feedback import Released, dev_feedback
 from aar.researchers.untrusted import fence, summarize_error
 from aar.store import (
@@ -34,7 +34,7 @@ from aar.store import (
     update_hypothesis,
 )
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec, naive_baseline
-from aar.w2s.stats import paired_comparison
+from aar.w2s.stats import MIN_SEEDS, paired_comparison
 
 log = logging.getLogger(__name__)
 Update = dict[str, Any]
@@ -118,7 +118,8 @@ def outcome_from(
         status=result.status, error=result.error[:2000], dev_pgr=dev.get("pgr"),
         dev_pgr_lo=(dev.get("pgr_ci") or [None, None])[0], dev_pgr_hi=(dev.get("pgr_ci") or [None, None])[1],
         dev_pgr_by_seed={k: v for k, v in result.pgr_by_seed("dev").items() if not math.isnan(v)} if result.seed_results else {},
-        signals={"weak_agreement": dev.get("weak_agreement"), "confidence": dev.get("confidence")}, code=code,
+        signals={"weak_agreement": dev.get("weak_agreement"), "confidence": dev.get("confidence"), **prediction_signals(result)},
+        code=code,
     )  # fmt: skip
 
 
@@ -439,12 +440,15 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
 
 
 def _hypothesis_status(o: Outcome) -> HypothesisStatus:
+    """Supported / refuted only on a paired verdict over at least MIN_SEEDS seeds; else inconclusive."""
     if o.status != "ok":
         return HypothesisStatus.ABANDONED
-    verdict = o.verdict_vs_naive
-    if "better" in verdict:
+    if len(o.dev_pgr_by_seed) < MIN_SEEDS:
+        return HypothesisStatus.INCONCLUSIVE
+    verdict = o.verdict_vs_naive.rpartition(": ")[2]  # describe() ends with ": <verdict>"
+    if verdict == "better":
         return HypothesisStatus.SUPPORTED
-    if "worse" in verdict:
+    if verdict == "worse":
         return HypothesisStatus.REFUTED
     return HypothesisStatus.INCONCLUSIVE
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aar.graph.state import Outcome, Proposal
+
+if TYPE_CHECKING:
+    from aar.w2s.experiment import ExperimentResult
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,41 @@ class Researcher(Protocol):
     def decide(self, view: ResearchView) -> Decision: ...
 
 
+# A ranked outcome's dev predictions must use both classes and vary: a constant or one-class prediction
+# is no weak-to-strong method, however confident (it scores confidence 1.0 in blind mode).
+MIN_MINORITY_RATE = 0.05  # the rarer predicted class's share, on the worst seed
+MIN_SPREAD = 1e-3  # std of the predicted probabilities, on the worst seed
+
+
+def prediction_signals(result: ExperimentResult, split: str = "dev") -> dict[str, float | None]:
+    """Label-free shape of the predictions: mean positive rate, and the worst seed's minority rate and spread."""
+    rates = (
+        [v for v in result.values(split, "positive_rate") if not math.isnan(v)] if result.seed_results else []
+    )
+    spreads = [v for v in result.values(split, "spread") if not math.isnan(v)] if result.seed_results else []
+    return {
+        "positive_rate": sum(rates) / len(rates) if rates else None,
+        "minority_rate": min(min(r, 1 - r) for r in rates) if rates else None,
+        "spread": min(spreads) if spreads else None,
+    }
+
+
+def degenerate(outcome: Outcome) -> str:
+    """Why the outcome's dev predictions are (nearly) one class or constant; "" when they are not."""
+    minority, spread = outcome.signals.get("minority_rate"), outcome.signals.get("spread")
+    if minority is not None and minority < MIN_MINORITY_RATE:
+        return f"one-class predictions (rarer class {minority:.1%} of dev on the worst seed)"
+    if spread is not None and spread < MIN_SPREAD:
+        return f"constant predictions (std of p {spread:.1e} on the worst seed)"
+    return ""
+
+
 def score_of(outcome: Outcome, feedback: str) -> float | None:
-    """The number a researcher ranks by: dev PGR, or in blind mode a label-free signal (confidence)."""
-    if outcome.status != "ok":
+    """The number a researcher ranks by: dev PGR, or in blind mode a label-free signal (confidence).
+
+    None (not ranked) for a failed outcome and for degenerate predictions (see `degenerate`).
+    """
+    if outcome.status != "ok" or degenerate(outcome):
         return None
     if feedback == "blind":
         value = outcome.signals.get("confidence")

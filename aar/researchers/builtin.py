@@ -12,7 +12,7 @@ from typing import Any
 import optuna
 
 from aar.graph.state import Outcome, Proposal
-from aar.researchers.base import Decision, ResearchView, score_of
+from aar.researchers.base import Decision, ResearchView, degenerate, score_of
 
 log = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -112,6 +112,8 @@ class BuiltinResearcher:
     def analyze(self, outcome: Outcome, view: ResearchView) -> str:
         if outcome.status != "ok":
             return f"{outcome.method} did not finish ({outcome.status}): {outcome.error[:200]}"
+        if reason := degenerate(outcome):
+            return f"{outcome.method}: not ranked: {reason}."
         if view.feedback == "blind":
             conf, agree = (
                 outcome.signals.get("confidence") or 0.0,

@@ -62,6 +62,9 @@ class SplitScores:
     # and mean confidence |2p - 1|.
     weak_agreement: float = math.nan
     confidence: float = math.nan
+    # Label-free degeneracy signals: share of predictions above 0.5, and the std of p (0 = constant).
+    positive_rate: float = math.nan
+    spread: float = math.nan
 
 
 @dataclass
@@ -166,7 +169,7 @@ def _scores_from_json(s: dict[str, Any]) -> SplitScores:
 
     return SplitScores(
         num("weak_acc"), num("ceiling_acc"), num("w2s_acc"), num("w2s_auroc"), s.get("pgr"), s.get("curve", []),
-        num("weak_agreement"), num("confidence"),
+        num("weak_agreement"), num("confidence"), num("positive_rate"), num("spread"),
     )  # fmt: skip
 
 
@@ -287,6 +290,7 @@ def score_split(
     if len(final):
         scores.weak_agreement = float(np.mean((final > 0.5) == (weak_p > 0.5)))
         scores.confidence = float(np.mean(np.abs(2 * final - 1)))
+        scores.positive_rate, scores.spread = float(np.mean(final > 0.5)), float(np.std(final))
     return scores
 
 
