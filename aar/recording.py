@@ -21,6 +21,7 @@ from typing import Any
 from aar.config import REPO_ROOT
 from aar.store import (
     CurvePointBase,
+    Experiment,
     ExperimentCreate,
     ExperimentStatus,
     ScoreBase,
@@ -52,6 +53,14 @@ def method_label(name: str, code: bytes, *, library_dir: Path, hypothesis_id: in
         return name
     digest = hashlib.sha256(code).hexdigest()[:8]
     return f"h{hypothesis_id}-{digest}" if hypothesis_id is not None else f"code-{digest}"
+
+
+def base_method_of(store: Store, experiment_id: int | None) -> dict[str, Any]:
+    """`{"base_method": …}` of a recorded experiment (a finalist's search run), for its reruns' configs."""
+    with store.session() as session:
+        exp = session.get(Experiment, experiment_id) if experiment_id is not None else None
+        base = exp.config.get("base_method") if exp is not None else None
+    return {"base_method": base} if isinstance(base, str) else {}
 
 
 def _named(name: str, label: str) -> dict[str, Any]:

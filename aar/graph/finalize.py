@@ -13,7 +13,7 @@ from typing import Any
 
 from aar.graph.runtime import Runtime
 from aar.graph.state import Outcome, StudyState
-from aar.recording import record_result
+from aar.recording import base_method_of, record_result
 from aar.researchers.base import score_of
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec
 from aar.w2s.stats import MIN_SEEDS, Estimate, bootstrap_ci, paired_comparison, t_interval, too_few_seeds
@@ -68,7 +68,11 @@ def _run_recorded(
         result=result,
         method_path=method,
         hypothesis_id=o.hypothesis_id,
-        extra_config={"role": role, "search_experiment_id": o.experiment_id},
+        extra_config={
+            "role": role,
+            "search_experiment_id": o.experiment_id,
+            **base_method_of(rt.store, o.experiment_id),
+        },
     )
     rt.budget.charge(
         "experiments",

@@ -21,16 +21,20 @@ from aar.graph.audit import audit_source
 from aar.graph.finalize import finalize  # noqa: F401 - a node, assembled by the builder
 from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Outcome, StudyState
-from aar.recording import finish_record, record_result, start_record
+from aar.recording import finish_record, method_label, record_result, start_record
 from aar.researchers.base import ResearchView, prediction_signals, score_of
 from aar.researchers.feedback import Released, dev_feedback
 from aar.researchers.untrusted import fence, summarize_error
 from aar.store import (
+    AuditFindingCreate,
+    AuditStage,
     Experiment,
     ExperimentStatus,
     HypothesisCreate,
     HypothesisStatus,
     create_hypothesis,
+    list_audit_findings,
+    record_audit_finding,
     update_hypothesis,
 )
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec, naive_baseline
@@ -224,8 +228,11 @@ def implement(state: StudyState, rt: Runtime) -> Update:
 
 
 def audit(state: StudyState, rt: Runtime) -> Update:
-    """Static rules, then a smoke run on tiny data in the sandbox; failures go back to implement."""
-    out = []
+    """Static rules, then a smoke run on tiny data in the sandbox; failures go back to implement.
+
+    Every rejection is recorded in the store (`audit_finding`); a hypothesis given up after
+    rejections is marked "rejected by audit: <first problem>"."""
+    out, rejected = [], set[int]()
     for c in state.candidates:
         if c.status != "implemented":
             out.append(c)
@@ -242,6 +249,8 @@ def audit(state: StudyState, rt: Runtime) -> Update:
             + (" (back to implement)" if retry else " (giving up)"),
             hypothesis_id=c.hypothesis_id,
         )
+        if not retry:
+            rejected.add(c.hypothesis_id)
         out.append(
             c.model_copy(
                 update={
@@ -257,14 +266,37 @@ def audit(state: StudyState, rt: Runtime) -> Update:
                     session=session,
                     hypothesis_id=c.hypothesis_id,
                     status=HypothesisStatus.ABANDONED,
-                    finding="; ".join(c.observations)[-2000:],
+                    finding=_rejection(rt, c.hypothesis_id)
+                    if c.hypothesis_id in rejected
+                    else "; ".join(c.observations)[-2000:],
                 )
     return {"candidates": out}
+
+
+def _record_rejection(rt: Runtime, c: Candidate, stage: AuditStage, problems: list[str]) -> None:
+    """Keep one audit rejection (with the rejected code) in the store: report and dashboard flag it."""
+    sha = rt.store.put_artifact(
+        c.code.encode("utf-8", errors="replace"), kind="code", media_type="text/x-python"
+    )
+    finding = AuditFindingCreate(
+        hypothesis_id=c.hypothesis_id, attempt=c.attempts, stage=stage, problems=[p[:500] for p in problems], code_sha256=sha
+    )  # fmt: skip
+    with rt.store.session() as session:
+        record_audit_finding(session=session, study_id=rt.study_id, finding_in=finding)
+
+
+def _rejection(rt: Runtime, hypothesis_id: int) -> str:
+    """A given-up hypothesis's finding: the first problem of its last audit rejection."""
+    with rt.store.session() as session:
+        found = list_audit_findings(session=session, study_id=rt.study_id, hypothesis_id=hypothesis_id)
+    problems = found[-1].problems if found else []
+    return f"rejected by audit: {problems[0] if problems else 'no problem recorded'}"[:2000]
 
 
 def _audit_one(c: Candidate, rt: Runtime) -> str | None:
     static = audit_source(c.code)
     if not static.ok:
+        _record_rejection(rt, c, AuditStage.STATIC, static.problems)
         return f"static audit: {static.describe()}"
     with tempfile.TemporaryDirectory(prefix="aar-smoke-") as tmp:
         method = Path(tmp) / "method.py"
@@ -281,6 +313,7 @@ def _audit_one(c: Candidate, rt: Runtime) -> str | None:
         result = rt.run(spec)
     if result.status == "ok":
         return None
+    _record_rejection(rt, c, AuditStage.SMOKE, [f"smoke run {summarize_error(result.status, result.error)}"])
     return f"smoke run {summarize_error(result.status, result.error)}; its output, as untrusted data:\n{fence(result.error)}"
 
 
@@ -339,20 +372,28 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
             method = Path(tmp) / "method.py"
             method.write_text(c.code)
             threads = max(1, (os.cpu_count() or 2) // rt.slots)
+            # Recorded under the code's own name (hypothesis + hash) unless it is the library's, verbatim.
+            base = c.proposal.base_method
+            name = method_label(
+                base,
+                method.read_bytes(),
+                library_dir=rt.setup.template.dir.parent / "methods",
+                hypothesis_id=c.hypothesis_id,
+            )
             spec = ExperimentSpec(
                 rt.setup,
                 method,
-                c.proposal.base_method,
+                name,
                 list(range(state.config.seeds)),
                 c.proposal.hparams,
                 eval_splits=("dev",),
                 threads=threads,
             )
             exp_id = start_record(rt.store, study_id=rt.study_id, spec=spec, hypothesis_id=c.hypothesis_id, sandbox_kind=rt.sandbox_kind,
-                                  extra_config={"role": "search", "round": state.round}, experiment_id=requeued)  # fmt: skip
+                                  extra_config={"role": "search", "round": state.round, "base_method": base}, experiment_id=requeued)  # fmt: skip
             rt.event(
                 "run",
-                f"hypothesis {c.hypothesis_id}: {c.proposal.base_method} {json.dumps(c.proposal.hparams)} on {rt.sandbox_kind}",
+                f"hypothesis {c.hypothesis_id}: {name} (from {base}) {json.dumps(c.proposal.hparams)} on {rt.sandbox_kind}",
                 hypothesis_id=c.hypothesis_id,
                 experiment_id=exp_id,
             )
@@ -362,7 +403,7 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
             "experiments",
             1,
             key=f"experiment:{exp_id}",
-            what_for=c.proposal.base_method,
+            what_for=name,
             experiment_id=exp_id,
         )
         return exp_id
