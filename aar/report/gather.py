@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from aar.errors import UserError
+from aar.report.audit import AuditView, audit_view
 from aar.report.data import (
     PGR,
     W2S_ACC,
@@ -70,6 +71,7 @@ class ReportData:
     winner: MethodRow | None
     winner_code: str | None
     feedback: str = ""  # what the researcher saw of ground truth (the dev-feedback mechanism)
+    audit: AuditView | None = None  # every audit rejection; its flags are in `flags` too
 
 
 def gather(store: Store, study_ref: str | int) -> ReportData:
@@ -94,6 +96,7 @@ def _gather(session: Session, study_id: int) -> ReportData:
     split = primary_split(runs)
     methods = method_rows(runs, split)
     summary = study_summary(session=session, study_id=study_id, split=split)
+    audit = audit_view(session=session, study_id=study_id)
     return ReportData(
         summary=summary,
         split=split,
@@ -104,10 +107,11 @@ def _gather(session: Session, study_id: int) -> ReportData:
         best=best_so_far(session=session, study_id=study_id, split=split),
         burn=budget_burn(session=session, study_id=study_id),
         tree=hypothesis_tree(session=session, study_id=study_id),
-        flags=integrity_flags(runs, methods, split),
+        flags=integrity_flags(runs, methods, split) + audit.flags(),
         winner=methods[0] if methods else None,
         winner_code=None,
         feedback=feedback_mechanism(summary.study.feedback_mode),
+        audit=audit,
     )
 
 
