@@ -48,6 +48,7 @@ ALLOWED_MODULES: dict[str, str] = {
     "numpy.linalg": "linear algebra",
     "numpy.random": "random numbers",
     "math": "pure math functions",
+    "random": "pseudo-random numbers (the runner seeds it); its module attributes are private",
     "typing": "annotations (get_type_hints is denied: it evaluates strings)",
     "__future__": "annotations",
     "dataclasses": "small records; no file or code access",
@@ -88,7 +89,12 @@ CTX_SPLITS = ("w2s_train", "dev", "eval")
 CTX_INTERNALS = _names("backend out_dir log_rows method")
 # Hook -> index of the parameter that receives the runner context.
 HOOK_CTX_POSITION = {"loss": 3, "weights": 2, "select_step": 1, "train": 0}
-FRAME_ATTR = re.compile(r"^(f|gi|cr|ag|tb|co)_[a-z]")
+# Frame, code and traceback attributes: from a generator or an exception they reach any module's globals.
+FRAME_ATTRS = _names(
+    "f_back f_builtins f_code f_globals f_lasti f_lineno f_locals f_trace gi_code gi_frame gi_running"
+    " gi_suspended gi_yieldfrom cr_await cr_code cr_frame cr_origin cr_running cr_suspended ag_await ag_code"
+    " ag_frame ag_running tb_frame tb_lasti tb_lineno tb_next func_globals func_code"
+) | {n for n in dir((lambda: 0).__code__) if n.startswith("co_")}
 DUNDER = re.compile(r"^__\w+__$")
 DUNDER_TEXT = re.compile(r"__[A-Za-z]\w*__")
 FORMAT_FIELD_WALK = re.compile(r"\{[^{}:!]*[.\[]")
@@ -141,6 +147,10 @@ class _Auditor:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 self.defs.setdefault(node.name, []).append(node)
         self.problems: list[tuple[int, str]] = []
+        # weak_train's inputs (never labels) reach a method that declares it needs them (CONTRACT.md).
+        self.splits = CTX_SPLITS + (
+            ("weak_train",) if _requires(tree).get("weak_train_inputs") is True else ()
+        )
 
     def add(self, node: ast.AST, message: str) -> None:
         self.problems.append((getattr(node, "lineno", 0), f"{_line(node)}: {message}"))
@@ -268,6 +278,13 @@ class _Auditor:
         problem = _attribute_problem(node.attr)
         if problem is not None:
             self.add(node, problem)
+        elif node.attr.startswith("_") and not (
+            isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+        ):
+            self.add(
+                node,
+                f".{node.attr} is not allowed: private attributes are not part of an API (self.{node.attr} is)",
+            )
         elif isinstance(node.value, ast.Name) and node.value.id == "ctx":
             self.check_ctx_attribute(node)
         elif node.attr == "data":
@@ -307,11 +324,12 @@ class _Auditor:
                 self.add(node, f"ctx.{node.attr} must be called directly, not used as a value")
         elif node.attr == "data":
             key = parent.slice if isinstance(parent, ast.Subscript) and parent.value is node else None
-            if not (isinstance(key, ast.Constant) and key.value in CTX_SPLITS):
-                shown = f"ctx.data[{ast.unparse(key)}]" if key is not None else "ctx.data"
+            if not (isinstance(key, ast.Constant) and key.value in self.splits):
+                shown = f"ctx.data[{ast.unparse(key)[:40]}]" if key is not None else "ctx.data"
                 self.add(
                     node,
-                    f"{shown} is not allowed: methods may read only ctx.data['w2s_train'|'dev'|'eval'] (inputs)",
+                    f"{shown} is not allowed: methods may read only ctx.data['w2s_train'|'dev'|'eval'] (inputs),"
+                    " and ctx.data['weak_train'] (inputs) with REQUIRES = {'weak_train_inputs': True}",
                 )
         elif node.attr not in CTX_VALUES or not isinstance(node.ctx, ast.Load):
             self.add(node, f"ctx.{node.attr} is not part of the runner context's API ({_ctx_api()})")
@@ -426,6 +444,20 @@ def _ctx_api() -> str:
     return f"ctx offers {calls}, ctx.hparams, ctx.seed, ctx.roles, ctx.data['w2s_train'|'dev'|'eval']"
 
 
+def _requires(tree: ast.Module) -> dict[str, Any]:
+    """The module-level `REQUIRES = {...}` literal, or {} (the host validates it separately)."""
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "REQUIRES" for t in stmt.targets
+        ):
+            try:
+                value = ast.literal_eval(stmt.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return {}
+            return value if isinstance(value, dict) else {}
+    return {}
+
+
 def _positional(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[str]:
     return [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
 
@@ -454,7 +486,7 @@ def _attribute_problem(attr: str) -> str | None:
     """Why `value.attr` is not allowed on a value that is not a module, or None."""
     if DUNDER.match(attr):
         return f".{attr} is not allowed: dunder attributes reach the interpreter's internals"
-    if FRAME_ATTR.match(attr):
+    if attr in FRAME_ATTRS:
         return f".{attr} is not allowed: frame and code objects reach the interpreter's internals"
     if attr in IO_NAMES:
         return f".{attr} is not allowed: it reads or writes files, loads code or starts processes"

@@ -81,6 +81,7 @@ class Head(nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
         self.linear = nn.Linear(width, 2)
+        self._f_score = 0.0  # private to this class, and names that merely start like frame attributes
 
     def forward(self, x):
         return self.linear(x)
@@ -109,6 +110,8 @@ def train(ctx):
 """,
     "def loss(logits, weak_p, progress, ctx):\n    x = logits.detach().clone()\n    return x.sum()\n",
     "def train(ctx):\n    ctx.fit(loss_fn=lambda a, b, c, ctx: (a[:, 1] - b).abs())\n",
+    # weak_train's inputs (no labels), declared as the contract asks.
+    'REQUIRES = {"weak_train_inputs": True}\ndef train(ctx):\n    n = len(ctx.data["weak_train"])\n',
 ]
 
 
@@ -152,6 +155,14 @@ HEAD = "import torch\nimport numpy as np\n"
         ("def train(ctx, open=None):\n    pass", "the name 'open' is reserved"),
         ("def train(ctx):\n    __import__('os')", "name '__import__' is not allowed"),
         ("def train(ctx):\n    x = (i for i in [])\n    x.gi_frame", ".gi_frame is not allowed: frame"),
+        (
+            "def train(ctx):\n    try:\n        pass\n    except ValueError as e:\n        e.args[0].tb_frame",
+            ".tb_frame",
+        ),
+        (
+            HEAD + "def train(ctx):\n    torch.zeros(1).untyped_storage()._new_shared(1)",
+            "._new_shared is not allowed: private",
+        ),
         ("def train(ctx):\n    '{0.__class__}'.format(1)", "names a dunder attribute"),
         ("def train(ctx):\n    '{0.fit}'.format(ctx.hparams)", "format fields may not read attributes"),
         ("def train(ctx):\n    s = 'x'\n    s.format(1)", ".format is allowed only on a string literal"),
@@ -160,6 +171,10 @@ HEAD = "import torch\nimport numpy as np\n"
         ("def train(ctx):\n    ctx.method", ".method is not allowed"),
         ("def train(ctx):\n    ctx.extra", "ctx.extra is not part of the runner context's API"),
         ("def train(ctx):\n    ctx.data", "ctx.data is not allowed"),
+        (
+            'REQUIRES = {"intermediate": True}\ndef train(ctx):\n    ctx.data["weak_train"]',
+            "ctx.data['weak_train'] is not allowed",
+        ),
         ("def train(ctx):\n    k = 'dev'\n    ctx.data[k]", "ctx.data[k] is not allowed"),
         ("def train(ctx):\n    ctx.data.get('weak_train')", "ctx.data is not allowed"),
         ("def train(ctx):\n    f = ctx.fit\n    str(f)", "ctx.fit must be called directly"),
