@@ -99,9 +99,9 @@ def closure(site: Path, roots: list[str]) -> list[metadata.Distribution]:
     return [installed[n] for n in sorted(seen)]
 
 
-def env_key(dists: list[metadata.Distribution]) -> str:
-    """A content key: builder version, Python version, and every distribution's name and version."""
-    parts = [BUILDER_VERSION, sys.implementation.cache_tag]
+def env_key(dists: list[metadata.Distribution], python: str) -> str:
+    """A content key: builder version, Python version (`python3.11`), every distribution's name and version."""
+    parts: list[object] = [BUILDER_VERSION, python]
     parts += sorted(f"{canonicalize_name(d.metadata['Name'])}=={d.version}" for d in dists)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
@@ -114,7 +114,9 @@ def jobenv_root(source_prefix: Path) -> Path:
         return root
     if (source_prefix / "pyvenv.cfg").is_file() and os.access(source_prefix.parent, os.W_OK):
         root = source_prefix.parent / "aar-jobenv"
-        root.mkdir(mode=0o755, exist_ok=True)
+        if not root.is_dir():
+            root.mkdir()
+            root.chmod(0o755)  # whatever the umask: the sandbox user must traverse it
         return root
     return _private_temp_root()
 
@@ -123,7 +125,8 @@ def _private_temp_root() -> Path:
     """/tmp/aar-jobenv-<uid>: ours, a real folder, writable by nobody else (others may read it)."""
     root = Path(tempfile.gettempdir()) / f"aar-jobenv-{os.geteuid()}"
     with contextlib.suppress(FileExistsError):
-        root.mkdir(mode=0o755)
+        root.mkdir()
+        root.chmod(0o755)
     st = root.lstat()
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
         raise InfraError(
@@ -141,9 +144,10 @@ def ensure_jobenv(source_site: Path, source_prefix: Path) -> Path:
         DataPackageInEnv: a data package would be part of it.
     """
     dists = closure(source_site, allowlist())
-    name = f"jobenv-{env_key(dists)}"
+    python = source_site.parent.name
+    name = f"jobenv-{env_key(dists, python)}"
     root = jobenv_root(source_prefix)
-    site = root / name / "lib" / source_site.parent.name / "site-packages"
+    site = root / name / "lib" / python / "site-packages"
     if site.is_dir():
         return site
     with _locked(root / ".lock"):
@@ -163,8 +167,10 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _build(dists: list[metadata.Distribution], source_site: Path, root: Path, name: str) -> None:
+    """Materialise `dists` in a staging folder and rename it to `root/name` (call with the lock held)."""
+    for stale in root.glob(".build-*"):  # builders hold the lock: these were left by killed processes
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f".build-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     site = tmp / "lib" / source_site.parent.name / "site-packages"
     try:
         site.mkdir(parents=True)

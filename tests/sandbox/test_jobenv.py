@@ -76,7 +76,9 @@ def test_job_env_links_readable_files_and_copies_private_ones(
     monkeypatch.setenv(jobenv.JOBENV_VAR, str(tmp_path / "envs"))
     monkeypatch.setattr(jobenv, "allowlist", lambda: ["torch", "numpy"])
     source = source_site_packages(fake_env)
+    (tmp_path / "envs" / ".build-jobenv-0-999" / "half").mkdir(parents=True)  # left by a killed build
     site = ensure_jobenv(source, fake_env)
+    assert [p.name for p in (tmp_path / "envs").iterdir() if p.name != ".lock"] == [site.parents[2].name]
     assert site.parent.name == "python3.11" and site.is_relative_to(tmp_path / "envs")
     assert sorted(p.name for p in site.iterdir()) == sorted(
         ["helper.py", "helper-1.0.dist-info", "numpy", "numpy-1.0.dist-info", "torch", "torch-1.0.dist-info"]
