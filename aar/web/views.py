@@ -14,7 +14,7 @@ from aar.errors import UserError
 from aar.report.audit import AuditView, audit_view
 from aar.report.data import audit_findings, config_flags, method_name, seeds_of
 from aar.store.artifacts import ArtifactStore, get_artifact
-from aar.store.crud import get_experiment, get_study
+from aar.store.crud import get_experiment, get_study, list_audit_findings
 from aar.store.models import Experiment, StudyPublic
 from aar.store.queries import (
     ExperimentDetail,
@@ -219,12 +219,22 @@ def experiment_view(
         seeds=seeds_of(config, experiment.seed),
         code=code,
         diffs=[DiffView(title=d.title, base=d.base_name, added=d.added, removed=d.removed, diff=d.text()) for d in diffs],
-        audit=audit_findings(config),
+        audit=audit_findings(config) + _hypothesis_audits(session, experiment),
         integrity_flags=config_flags(config),
         log=log,
         log_truncated=truncated,
     )  # fmt: skip
     return view, diffs
+
+
+def _hypothesis_audits(session: Session, experiment: Experiment) -> list[str]:
+    """The audit rejections of the experiment's hypothesis (earlier attempts at its code)."""
+    if experiment.hypothesis_id is None:
+        return []
+    found = list_audit_findings(
+        session=session, study_id=experiment.study_id, hypothesis_id=experiment.hypothesis_id
+    )
+    return [f"{f.stage} audit rejected attempt {f.attempt}: {'; '.join(f.problems)[:500]}" for f in found]
 
 
 def _log_tail(text: str | None) -> tuple[str | None, bool]:
