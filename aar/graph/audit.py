@@ -384,8 +384,11 @@ class _Auditor:
         if not isinstance(node, ast.Lambda):
             if not (DUNDER.match(node.name) and isinstance(self.parents.get(node), ast.ClassDef)):
                 self.check_binding(node, node.name)  # a class may define __init__, forward, ...
-            if node.decorator_list and "ctx" in _positional(node) + [a.arg for a in args.kwonlyargs]:
-                self.add(node, f"{node.name}() takes ctx and may not be decorated")
+            if self.own_decorators(node) and "ctx" in _positional(node) + [a.arg for a in args.kwonlyargs]:
+                self.add(
+                    node,
+                    f"{node.name}() takes ctx: only library decorators (e.g. torch.no_grad()) may wrap it",
+                )
 
     def check_hooks(self) -> None:
         """Each module-level hook takes the runner context as a parameter named ctx, undecorated."""
@@ -396,8 +399,8 @@ class _Auditor:
             ):
                 continue
             index, params = HOOK_CTX_POSITION[stmt.name], _positional(stmt)
-            if isinstance(stmt, ast.AsyncFunctionDef) or stmt.decorator_list:
-                self.add(stmt, f"the hook {stmt.name}() must be a plain, undecorated def")
+            if isinstance(stmt, ast.AsyncFunctionDef) or self.own_decorators(stmt):
+                self.add(stmt, f"the hook {stmt.name}() must be a plain def (library decorators only)")
             elif len(params) <= index or params[index] != "ctx":
                 self.add(
                     stmt,
@@ -409,7 +412,9 @@ class _Auditor:
         if isinstance(value, ast.Lambda):
             ok = _positional(value)[3:4] == ["ctx"]
         elif isinstance(value, ast.Name) and value.id in self.defs:
-            ok = all(_positional(d)[3:4] == ["ctx"] and not d.decorator_list for d in self.defs[value.id])
+            ok = all(
+                _positional(d)[3:4] == ["ctx"] and not self.own_decorators(d) for d in self.defs[value.id]
+            )
         else:
             ok = False
         if not ok:
@@ -418,6 +423,25 @@ class _Auditor:
             )
 
     # ---- tree helpers -------------------------------------------------------------------------------
+
+    def own_decorators(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Is `node` wrapped by anything but an imported library decorator (`torch.no_grad()`, ...)?
+
+        Library code is trusted; a decorator written in this file would see the ctx it is called with."""
+        for decorator in node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            chain = _chain(target) if isinstance(target, ast.Attribute) else None
+            root = chain[0] if chain else target.id if isinstance(target, ast.Name) else None
+            if root not in self.aliases and root not in ("staticmethod", "classmethod", "property"):
+                return True
+            arguments = (
+                [*decorator.args, *(k.value for k in decorator.keywords)]
+                if isinstance(decorator, ast.Call)
+                else []
+            )
+            if not all(isinstance(a, ast.Constant) for a in arguments):  # functools.partial(own_wrapper)
+                return True
+        return False
 
     def is_attribute_base(self, node: ast.AST) -> bool:
         parent = self.parents.get(node)

@@ -109,6 +109,9 @@ def train(ctx):
     ctx.write_predictions("final", p)
 """,
     "def loss(logits, weak_p, progress, ctx):\n    x = logits.detach().clone()\n    return x.sum()\n",
+    # Library decorators may wrap functions that take ctx (library code is trusted).
+    "import torch\n@torch.no_grad()\ndef score(model, ctx):\n    return ctx.predict(model, 'dev')\n"
+    "def train(ctx):\n    r = ctx.fit()\n    ctx.write_predictions('final', score(r.model, ctx))\n",
     "def train(ctx):\n    ctx.fit(loss_fn=lambda a, b, c, ctx: (a[:, 1] - b).abs())\n",
     # weak_train's inputs (no labels), declared as the contract asks.
     'REQUIRES = {"weak_train_inputs": True}\ndef train(ctx):\n    n = len(ctx.data["weak_train"])\n',
@@ -194,11 +197,15 @@ HEAD = "import torch\nimport numpy as np\n"
         ("def train(*args):\n    pass", "train() must take the runner context as parameter 1"),
         (
             "def deco(f):\n    return f\n@deco\ndef train(ctx):\n    pass",
-            "train() takes ctx and may not be decorated",
+            "train() takes ctx: only library decorators",
         ),
         (
             "def l4(a, b, c, d):\n    return a\ndef train(ctx):\n    ctx.fit(loss_fn=l4)",
             "loss_fn must be a function",
+        ),
+        (
+            "import functools\ndef w(f):\n    return f\n@functools.partial(w)\ndef h(ctx):\n    pass\ndef train(ctx):\n    h(ctx)",
+            "h() takes ctx: only library decorators",
         ),
         ("def train(ctx):\n    pass\nloss = train", "the hook 'loss' must be a plain 'def loss(...)'"),
         ("def train(ctx):\n    global x", "'global' is not allowed"),
