@@ -31,6 +31,7 @@ REASONS = {
     "huge_line": "a line of",
     "duplicate_ids": "duplicate id",
     "extra_ids": "unexpected id 'not-an-eval-id'",
+    "markup_id": "unexpected id '[/bold]'",
     "symlink_final": "final.jsonl is missing",  # the copy back refuses links: the host never sees it
 }
 
