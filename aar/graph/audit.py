@@ -408,13 +408,7 @@ def _chain(node: ast.Attribute) -> tuple[str, list[str]] | None:
 
 
 def _is_super_call(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "super"
-        and not node.args
-        and not node.keywords
-    )
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
 
 
 def audit_source(source: str) -> AuditResult:

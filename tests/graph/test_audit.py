@@ -109,6 +109,8 @@ def train(ctx):
     ctx.write_predictions("final", p)
 """,
     "def loss(logits, weak_p, progress, ctx):\n    x = logits.detach().clone()\n    return x.sum()\n",
+    "import torch\nclass H(torch.nn.Module):\n    def __init__(self):\n        super(H, self).__init__()\n"
+    "def train(ctx):\n    pass\n",
     # Library decorators may wrap functions that take ctx (library code is trusted).
     "import torch\n@torch.no_grad()\ndef score(model, ctx):\n    return ctx.predict(model, 'dev')\n"
     "def train(ctx):\n    r = ctx.fit()\n    ctx.write_predictions('final', score(r.model, ctx))\n",
