@@ -73,7 +73,10 @@ def _probe(dev: Dev, studies: int, pairs: int, exact: bool) -> float:
         mech, outcomes, targets = dev.mechanism(study), [], []
         for k in range(pairs):
             i = int(dev.rng.integers(N_DEV))
-            outcomes += [scored.model_copy(update={"experiment_id": 2 * k}), dev.outcome(2 * k + 1, _flip(base, i))]
+            outcomes += [
+                scored.model_copy(update={"experiment_id": 2 * k}),
+                dev.outcome(2 * k + 1, _flip(base, i)),
+            ]
             targets.append(i)
         shown = mech.release(outcomes, None)
         for k, i in enumerate(targets):
@@ -119,12 +122,20 @@ def test_released_values_are_rounded_deterministic_and_rationed():
     preds = dev.method(0.7)
     naive = dev.outcome(100, dev.method(0.65))
     failed = Outcome(hypothesis_id=2, experiment_id=50, method="m", status="failed")
-    outcomes = [dev.outcome(1, preds), failed, dev.outcome(2, preds), dev.outcome(3, preds), dev.outcome(4, preds)]
+    outcomes = [
+        dev.outcome(1, preds),
+        failed,
+        dev.outcome(2, preds),
+        dev.outcome(3, preds),
+        dev.outcome(4, preds),
+    ]
     shown = mech.release(outcomes, naive)
     assert shown == mech.release(outcomes, naive)  # the same numbers in every view and after a resume
     for r in (shown[1], shown[2], shown[3], shown[100]):
         assert r.pgr is not None and r.lo is not None and r.hi is not None
-        assert r.lo <= r.pgr <= r.hi and all(abs(v / GRID - round(v / GRID)) < 1e-6 for v in (r.pgr, r.lo, r.hi))
+        assert r.lo <= r.pgr <= r.hi and all(
+            abs(v / GRID - round(v / GRID)) < 1e-6 for v in (r.pgr, r.lo, r.hi)
+        )
         assert "vs naive (released scores)" in r.vs_naive or r is shown[100]
     assert shown[1].pgr != outcomes[0].dev_pgr  # not the exact value
     assert shown[4].pgr is None and shown[4].note == WITHHELD  # the fourth scored query: budget spent
