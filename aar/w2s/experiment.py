@@ -211,23 +211,23 @@ def _transform(spec: ExperimentSpec, seed: int, weak: WeakLabels) -> WeakLabels:
     return WeakLabels(weak.w2s_train[order], weak.dev, weak.test, weak.members[order])
 
 
-def _seed_data(
-    spec: ExperimentSpec, seed: int, weak: WeakLabels, features: dict[str, dict[str, np.ndarray]]
-) -> SeedData:
 def _requires(spec: ExperimentSpec) -> dict[str, Any]:
     """The method's `REQUIRES` literal (validated by `method_meta`), {} when it declares none."""
     requires = method_meta(spec.method_path).get("REQUIRES", {})
     return requires if isinstance(requires, dict) else {}
 
 
+def _seed_data(
+    spec: ExperimentSpec, seed: int, weak: WeakLabels, features: dict[str, dict[str, np.ndarray]]
+) -> SeedData:
+    """One seed of a method job: no ground truth; weak_train inputs only if the method asks for them."""
     sp = spec.setup.splits
     weak = _transform(spec, seed, weak)
     eval_examples = [e for split in spec.eval_splits for e in sp.get(split)]
-    """One seed of a method job: no ground truth; weak_train inputs only if the method asks for them."""
+    with_weak_train = bool(_requires(spec).get("weak_train_inputs"))
     role_feats = {
         role: {
             "w2s_train": f["w2s_train"], "dev": f["dev"],
-    with_weak_train = bool(_requires(spec).get("weak_train_inputs"))
             "eval": np.concatenate([f[s] for s in spec.eval_splits]),
         } | ({"weak_train": f["weak_train"]} if with_weak_train else {})
         for role, f in features.items()

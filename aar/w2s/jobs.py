@@ -46,9 +46,9 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             fh.write(json.dumps(row) + "\n")
 
-    """One seed's files: no row carries a label; weak_train (id, text) and its features only if given."""
 
 def write_seed(seed_dir: Path, s: SeedData) -> None:
+    """One seed's files: no row carries a label; weak_train (id, text) and its features only if given."""
     seed_dir.mkdir(parents=True, exist_ok=True)
     members = s.w2s_members if s.w2s_members is not None else np.zeros((len(s.w2s_train), 0))
     if s.weak_train is not None:
