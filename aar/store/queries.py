@@ -172,6 +172,7 @@ def best_results(*, session: Session, study_id: int | None = None) -> dict[int, 
 
 
 def _winner(runs: dict[int, dict[str, Any]], finals: list[_FinalRun]) -> BestResult:
+    """The top run on dev (test when no run has dev; ties to the earlier run), with its test PGR."""
     split = "dev" if any("dev" in r for r in runs.values()) else "test"
     eid, run = max(
         ((e, r) for e, r in runs.items() if split in r), key=lambda er: (er[1][split][0], -er[1]["number"])
@@ -192,6 +193,8 @@ def _winner(runs: dict[int, dict[str, Any]], finals: list[_FinalRun]) -> BestRes
 
 
 class _FinalRun(NamedTuple):
+    """A finalist's sealed-test rerun: its ids, the hypothesis it reran, its test PGR (value, CI)."""
+
     id: int
     number: int
     hypothesis: int | None
