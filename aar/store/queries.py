@@ -7,7 +7,7 @@ Each returns pydantic models, ready for a table, a JSON dump or a chart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func
@@ -147,69 +147,66 @@ def _role() -> Any:
     return func.coalesce(col(Experiment.config)["role"].as_string(), "")
 
 
-def _pgr_rows(*, roles: tuple[str, ...], study_id: int | None) -> Any:
+def _pgr_rows(*, roles: tuple[str, ...], splits: tuple[str, ...], study_id: int | None = None) -> Any:
     """(study, experiment, number, hypothesis, split, PGR, CI low, CI high) of finished runs in `roles`."""
     columns = (Experiment.study_id, Experiment.id, Experiment.number, Experiment.hypothesis_id)
     query = (
         select(*columns, Score.split, Score.value, Score.ci_low, Score.ci_high)  # type: ignore[call-overload]
         .join(Score, col(Score.experiment_id) == Experiment.id)
         .where(Experiment.status == ExperimentStatus.OK, Score.metric == "pgr")
-        .where(col(Score.split).in_(("dev", "test")), _role().in_(roles))
+        .where(col(Score.split).in_(splits), _role().in_(roles))
     )
     return query if study_id is None else query.where(Experiment.study_id == study_id)
 
 
+def _top_runs(split: str, study_id: int | None) -> Any:
+    """Each study's search run with the highest PGR on `split` (ties to the earlier run), in SQL."""
+    order = (col(Score.value).desc(), col(Experiment.number))
+    rank = func.row_number().over(partition_by=col(Experiment.study_id), order_by=order).label("rank")
+    ranked = _pgr_rows(roles=SEARCH_ROLES, splits=(split,), study_id=study_id).add_columns(rank).subquery()
+    return select(*ranked.c).where(ranked.c.rank == 1)  # type: ignore[call-overload]
+
+
 def best_results(*, session: Session, study_id: int | None = None) -> dict[int, BestResult]:
     """Each study's best search run (or only `study_id`'s), keyed by study id; see `best_result`."""
-    by_study: dict[int, dict[int, dict[str, Any]]] = {}
-    for sid, eid, number, hyp, split, value, lo, hi in session.exec(
-        _pgr_rows(roles=SEARCH_ROLES, study_id=study_id)
-    ).all():
-        run = by_study.setdefault(sid, {}).setdefault(eid, {"number": number, "hypothesis": hyp})
-        run[split] = (value, lo, hi)
-    finals = _final_test_scores(session, study_id)
-    return {sid: _winner(runs, finals.get(sid, [])) for sid, runs in by_study.items()}
-
-
-def _winner(runs: dict[int, dict[str, Any]], finals: list[_FinalRun]) -> BestResult:
-    """The top run on dev (test when no run has dev; ties to the earlier run), with its test PGR."""
-    split = "dev" if any("dev" in r for r in runs.values()) else "test"
-    eid, run = max(
-        ((e, r) for e, r in runs.items() if split in r), key=lambda er: (er[1][split][0], -er[1]["number"])
-    )
-    value, lo, hi = run[split]
-    best = BestResult(
-        experiment_id=eid, number=run["number"], value=value, ci_low=lo, ci_high=hi, split=split
-    )
-    # A finalist reruns a search run's hypothesis (one search run each); ids in configs would not survive import.
-    test = next((f for f in finals if f.hypothesis == run["hypothesis"]), None) if run["hypothesis"] else None
-    if test is not None:
-        best.test_experiment_id, best.test_number = test.id, test.number
-        best.test_value, best.test_ci_low, best.test_ci_high = test.score
-    elif "test" in run:
-        best.test_experiment_id, best.test_number = eid, run["number"]
-        best.test_value, best.test_ci_low, best.test_ci_high = run["test"]
+    best: dict[int, BestResult] = {}
+    hypothesis: dict[int, int | None] = {}
+    for split in ("test", "dev"):  # dev last: it replaces test wherever a study has a dev PGR
+        for sid, eid, number, hyp, _, value, lo, hi, _ in session.exec(_top_runs(split, study_id)).all():
+            best[sid] = BestResult(
+                experiment_id=eid, number=number, value=value, ci_low=lo, ci_high=hi, split=split
+            )
+            hypothesis[sid] = hyp
+    _attach_test(session, best, hypothesis)
     return best
 
 
-class _FinalRun(NamedTuple):
-    """A finalist's sealed-test rerun: its ids, the hypothesis it reran, its test PGR (value, CI)."""
+def _attach_test(session: Session, best: dict[int, BestResult], hypothesis: dict[int, int | None]) -> None:
+    """Beside each winner: the sealed-test PGR of its finalist rerun, else its own test PGR.
 
-    id: int
-    number: int
-    hypothesis: int | None
-    score: tuple[float, float | None, float | None]
-
-
-def _final_test_scores(session: Session, study_id: int | None) -> dict[int, list[_FinalRun]]:
-    """The finalists' sealed-test PGRs per study."""
-    out: dict[int, list[_FinalRun]] = {}
-    for sid, eid, number, hyp, split, value, lo, hi in session.exec(
-        _pgr_rows(roles=("final",), study_id=study_id)
+    A finalist reruns a search run's hypothesis (one search run each), so the link is the hypothesis:
+    experiment ids kept in configs would not survive `aar import`.
+    """
+    hyps = [h for h in hypothesis.values() if h is not None]
+    finals = _pgr_rows(roles=("final",), splits=("test",)).where(col(Experiment.hypothesis_id).in_(hyps))
+    by_hypothesis: dict[int, tuple[int, int, float, float | None, float | None]] = {}
+    for _, eid, number, hyp, _, value, lo, hi in session.exec(
+        finals.order_by(col(Experiment.number).desc())
     ).all():
-        if split == "test":
-            out.setdefault(sid, []).append(_FinalRun(eid, number, hyp, (value, lo, hi)))
-    return out
+        by_hypothesis[hyp] = (eid, number, value, lo, hi)  # the earliest finalist rerun wins
+    own = select(Score.experiment_id, Score.value, Score.ci_low, Score.ci_high).where(
+        col(Score.experiment_id).in_([b.experiment_id for b in best.values()]),
+        Score.split == "test",
+        Score.metric == "pgr",
+    )
+    own_test = {eid: (value, lo, hi) for eid, value, lo, hi in session.exec(own).all()}
+    for sid, b in best.items():
+        final = by_hypothesis.get(hypothesis[sid] or -1)
+        if final is not None:
+            b.test_experiment_id, b.test_number, b.test_value, b.test_ci_low, b.test_ci_high = final
+        elif (mine := own_test.get(b.experiment_id)) is not None:
+            b.test_experiment_id, b.test_number = b.experiment_id, b.number
+            b.test_value, b.test_ci_low, b.test_ci_high = mine
 
 
 def best_result(*, session: Session, study_id: int) -> BestResult | None:
@@ -324,8 +321,8 @@ def best_so_far(
     `split` defaults to the split `best_result` ranks on; baselines, finals and ablations are left out.
     """
     if split is None:
-        found = best_result(session=session, study_id=study_id)
-        split = found.split if found else "dev"
+        any_dev = _pgr_rows(roles=SEARCH_ROLES, splits=("dev",), study_id=study_id).limit(1)
+        split = "dev" if session.exec(any_dev).first() is not None else "test"
     query = (
         select(Experiment.number, Experiment.id, Score.value)
         .join(Score, col(Score.experiment_id) == Experiment.id)
