@@ -106,3 +106,15 @@ def test_a_study_with_only_a_baseline_has_no_best(session: Session) -> None:
     assert study.id is not None
     assert best_result(session=session, study_id=study.id) is None
     assert list_studies(session=session)[0].best_pgr is None
+
+
+def test_show_prints_the_dev_winner_with_its_test_pgr_beside_it() -> None:
+    from aar.store.commands import _best_line
+    from aar.store.queries import BestResult
+
+    dev = BestResult(experiment_id=2, number=2, value=0.5, ci_low=0.4, ci_high=0.6, split="dev")
+    assert _best_line(dev) == (
+        "best dev PGR: 0.500 (CI 0.400–0.600) from experiment 2; its sealed test PGR: not scored (not a finalist)"
+    )
+    tested = dev.model_copy(update={"test_value": 0.1, "test_number": 4})
+    assert _best_line(tested).endswith("its sealed test PGR: 0.100 (experiment 4)")
