@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 
 from aar.researchers.feedback import MECHANISM
 from aar.store.models import Experiment, ExperimentStatus, Score
-from aar.w2s.stats import bootstrap_ci
+from aar.w2s.stats import MIN_SEEDS, bootstrap_ci, too_few_seeds
 
 PGR = "pgr"
 W2S_ACC = ("w2s_acc", "accuracy", "w2s_accuracy")
@@ -306,7 +306,7 @@ def audit_findings(config: dict[str, Any]) -> list[str]:
 
 
 def integrity_flags(runs: list[Run], rows: list[MethodRow], split: str) -> list[Flag]:
-    """Flags recorded on experiments, plus checks on the numbers: PGR above 1 and single-seed winners."""
+    """Flags recorded on experiments, plus checks on the numbers: PGR above 1 and winners on < 3 seeds."""
     flags = [Flag(f"experiment {r.number}", message) for r in runs for message in config_flags(r.config)]
     for run in runs:
         value = run.value(split, PGR)
@@ -314,8 +314,13 @@ def integrity_flags(runs: list[Run], rows: list[MethodRow], split: str) -> list[
             flags.append(
                 Flag(f"experiment {run.number}", f"PGR {value:.3f} on {split} exceeds 1 (beats ceiling)")
             )
-    if rows and rows[0].pgr.n < 2:
-        flags.append(Flag(f"method {rows[0].method}", "the best method ran on a single seed: no CI"))
+    if rows and rows[0].pgr.n < MIN_SEEDS:
+        flags.append(
+            Flag(
+                f"method {rows[0].method}",
+                f"the best method's comparisons are {too_few_seeds(rows[0].pgr.n)}",
+            )
+        )
     return flags + dev_ci_flags(runs, rows, split)
 
 
