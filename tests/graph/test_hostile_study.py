@@ -119,7 +119,8 @@ def test_hostile_study_ends_with_its_report_and_every_attack_stopped_or_flagged(
     hyps = {h.text.split(":", 1)[1]: h for h in _rows(store, Hypothesis, outcome.study_id) if ":" in h.text}
     exps = _rows(store, Experiment, outcome.study_id)
     summary = [(h.text, h.status, (h.finding or "")[:120]) for h in hyps.values()] + [
-        (e.hypothesis_id, e.method, (e.config or {}).get("role"), e.status) for e in exps
+        (e.hypothesis_id, (e.config or {}).get("method"), (e.config or {}).get("role"), e.status)
+        for e in exps
     ]
     for attack in (
         "labels",
