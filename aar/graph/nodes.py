@@ -22,7 +22,7 @@ from aar.graph.finalize import finalize  # noqa: F401 - a node, assembled by the
 from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Outcome, StudyState
 from aar.recording import finish_record, method_label, record_result, start_record
-from aar.researchers.base import ResearchView, prediction_signals, score_of
+from aar.researchers.base import ResearchView, degenerate, prediction_signals, score_of
 from aar.researchers.feedback import Released, dev_feedback
 from aar.researchers.untrusted import fence, summarize_error
 from aar.store import (
@@ -465,6 +465,8 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
             finding = rt.researcher.analyze(shown(o, seen), seen)
         except BudgetExceeded as exc:
             finding, stop = f"(no analysis: budget limit {exc.limit} reached)", f"budget: {exc.limit}"
+        if (reason := degenerate(o)) and reason not in finding:
+            finding = f"not ranked: {reason}. {finding}"
         status = _hypothesis_status(o)
         with rt.store.session() as session:
             update_hypothesis(
@@ -481,9 +483,12 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
 
 
 def _hypothesis_status(o: Outcome) -> HypothesisStatus:
-    """Supported / refuted only on a paired verdict over at least MIN_SEEDS seeds; else inconclusive."""
+    """Supported / refuted only on a paired verdict over at least MIN_SEEDS seeds; else inconclusive.
+    Degenerate (one-class, constant) predictions refute the hypothesis whatever they score."""
     if o.status != "ok":
         return HypothesisStatus.ABANDONED
+    if degenerate(o):  # one-class or constant predictions: a label-free trick, not a method
+        return HypothesisStatus.REFUTED
     if len(o.dev_pgr_by_seed) < MIN_SEEDS:
         return HypothesisStatus.INCONCLUSIVE
     verdict = o.verdict_vs_naive.rpartition(": ")[2]  # describe() ends with ": <verdict>"

@@ -57,6 +57,11 @@ def test_blind_study_with_a_constant_method(settings, store, monkeypatch) -> Non
     checks = finals[0].config["integrity"]["checks"]
     assert all("inconclusive (2 seeds; ≥ 3 needed)" in checks[k] for k in ("weak_labels", "seed_spread"))
     assert not any("does not depend" in f for f in finals[0].config["integrity_flags"])
-    assert {h.status for h in hypotheses} <= {HypothesisStatus.INCONCLUSIVE, HypothesisStatus.ABANDONED}
+    trick = next(h for h in hypotheses if h.id == search["constant"].hypothesis_id)
+    assert trick.status == HypothesisStatus.REFUTED and "not ranked: one-class predictions" in (
+        trick.finding or ""
+    )
+    others = {h.status for h in hypotheses if h.id != trick.id}  # 2 seeds: no verdict either way
+    assert others <= {HypothesisStatus.INCONCLUSIVE, HypothesisStatus.ABANDONED}
     assert best is not None and next(e for e in rows if e.id == best.experiment_id).config["role"] == "search"
     assert "(baseline: reference)" in Path(outcome.report_path or "").read_text()

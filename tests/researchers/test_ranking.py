@@ -100,3 +100,13 @@ def test_hypothesis_status_needs_three_seeds() -> None:
         update={"verdict_vs_naive": "Δ 0.1 [-0.4, 0.5] (2 wins / 1 losses): inside noise"}
     )
     assert _hypothesis_status(noise) == HypothesisStatus.INCONCLUSIVE
+
+
+def test_degenerate_predictions_refute_the_hypothesis_whatever_they_score() -> None:
+    trick = _outcome("constant", 1.0, 0.0, 0.0).model_copy(
+        update={
+            "dev_pgr_by_seed": {0: 0.5, 1: 0.5, 2: 0.5},
+            "verdict_vs_naive": "Δ 0.4 [0.3, 0.5] (3 wins / 0 losses): better",
+        }
+    )
+    assert _hypothesis_status(trick) == HypothesisStatus.REFUTED
