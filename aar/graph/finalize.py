@@ -39,12 +39,12 @@ def pick_finalists(outcomes: list[Outcome], feedback: str, n: int) -> list[Outco
     picked: list[Outcome] = []
     seen: set[tuple[str, str]] = set()
     for o in ranked:
+        if len(picked) >= n:
+            break
         key = (o.method, json.dumps(o.hparams, sort_keys=True))
         if key not in seen:
             seen.add(key)
             picked.append(o)
-        if len(picked) >= n:
-            break
     return picked
 
 

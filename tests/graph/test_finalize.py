@@ -124,3 +124,11 @@ def test_blind_finalists_skip_constant_and_one_class_predictions() -> None:
     real = outcome("aux_conf", confidence=0.6, minority=0.45, spread=0.3)
     assert pick_finalists([constant, one_class, real], "blind", 2) == [real]
     assert pick_finalists([constant, one_class, real], "dev", 2) == [real]
+
+
+def test_finalists_zero_picks_none_and_duplicates_count_once() -> None:
+    a = outcome("a", 0.5, 0.4, 0.2, dev_pgr=0.3)
+    a_again = outcome("a", 0.5, 0.4, 0.2, dev_pgr=0.2)
+    b = outcome("b", 0.5, 0.4, 0.2, dev_pgr=0.1)
+    assert pick_finalists([a, a_again, b], "dev", 0) == []
+    assert pick_finalists([a, a_again, b], "dev", 2) == [a, b]
