@@ -72,24 +72,30 @@ def test_stale_containers_removed_at_start_up(docker_sandbox: Sandbox, make_job:
     job = make_job("time.sleep(600)")
     host = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CRASHING_HOST), str(job.code_dir.parent)])
     try:
-        assert _wait_for(lambda: _labelled_containers() != []), "the job container never started"
+        assert _wait_for(lambda: _containers_of(host.pid) != []), "the job container never started"
     finally:
         os.kill(host.pid, signal.SIGKILL)
         host.wait()
-    assert _labelled_containers() != []  # left behind by the killed host process
+    assert _containers_of(host.pid) != []  # left behind by the killed host process
     from aar.sandbox.docker import DockerSandbox
 
     DockerSandbox()
-    assert _labelled_containers() == []
+    assert _containers_of(host.pid) == []
     staging = Path("/tmp/aar-sandbox")
     assert [p for p in staging.iterdir() if p.name.startswith(f"{host.pid}-")] == []
 
 
-def _labelled_containers() -> list[str]:
+def _containers_of(pid: int) -> list[str]:
+    """Sandbox containers started by host process `pid` (their owner label), never anyone else's."""
     out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label={LABEL}"], capture_output=True, text=True
-    )
-    return out.stdout.split()
+        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", f'{{{{.ID}}}} {{{{.Label "{LABEL}"}}}}'],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [
+        line.split()[0]
+        for line in out.stdout.splitlines()
+        if line.split()[1:2] and line.split()[1].startswith(f"{pid}-")
+    ]
 
 
 def _wait_for(condition: Any, timeout_s: float = 30) -> bool:
