@@ -7,7 +7,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aar.config import Settings, StudyConfig
@@ -178,7 +177,3 @@ def resume_study(
 
 def default_name() -> str:
     return time.strftime("study-%Y%m%d-%H%M%S")
-
-
-def report_dir(settings: Settings) -> Path:
-    return settings.results_dir / "reports"

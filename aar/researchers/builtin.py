@@ -19,7 +19,6 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 LIBRARY_ORDER = ("aux_conf", "product", "confident_filter", "weak_ensemble", "early_stop", "bootstrap")
 SEARCHED_TEMPLATE_KEYS = ("lr", "epochs")
-STALL_ROUNDS = 3
 
 
 def distribution(spec: dict[str, Any]) -> optuna.distributions.BaseDistribution:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
@@ -84,10 +84,6 @@ class ExecResult:
     def ok(self) -> bool:
         """True when the job exited 0 and its outputs passed the host's checks."""
         return self.status is Status.OK
-
-    def with_status(self, status: Status, reason: str) -> ExecResult:
-        """A copy with another status and reason."""
-        return replace(self, status=status, reason=reason)
 
 
 @runtime_checkable
