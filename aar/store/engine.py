@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from aar.config import Settings
 from aar.errors import UserError
-from aar.store import migrate
+from aar.store import json_codec, migrate
 from aar.store.artifacts import ArtifactStore, get_artifact, put_artifact
 
 log = logging.getLogger(__name__)
@@ -126,14 +126,20 @@ def parse_url(url: str) -> URL:
 
 
 def make_engine(url: URL) -> Engine:
-    """An engine for `url`: SQLite with WAL and foreign keys on, or PostgreSQL with a connect timeout."""
+    """An engine for `url`: SQLite with WAL and foreign keys on, or PostgreSQL with a connect timeout.
+
+    Every JSON column goes through `json_codec`, so no NaN or infinity reaches the database.
+    """
+    json_kwargs: dict[str, Any] = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
+        return create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}, **json_kwargs
+        )
     kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
     if url.database in (None, "", ":memory:"):
         # One shared connection, or every session would see its own empty database.
         kwargs = {"connect_args": {"check_same_thread": False}, "poolclass": StaticPool}
-    engine = create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs, **json_kwargs)
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
