@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from aar.sandbox.local import LocalSandbox
 from aar.scheduler import sandbox_runner
 from aar.w2s import experiment
 from aar.w2s.experiment import ExperimentSpec, build_job, naive_baseline, run_experiment
-from aar.w2s.scoring import accuracy, pgr
+from aar.w2s.scoring import accuracy
 from aar.w2s.templates import resolve_method
 from tests.conftest import TEMPLATES
 
@@ -32,21 +33,60 @@ def test_job_data_holds_no_forbidden_labels(probe_setup, tmp_path: Path):
     assert eval_ids == [e.id for e in probe_setup.splits.dev]  # dev only: the sealed test stays out
 
 
-def test_scores_recomputed_from_predictions(probe_setup):
-    result = run_experiment(spec(probe_setup, "aux_conf"))
-    assert result.status == "ok"
+def keeping_outputs(runner, into: Path):
+    """`runner`, with a copy of each job's /out kept in `into` (the sandbox's is deleted after the job)."""
+
+    def run(code: Path, data: Path, out: Path):
+        outcome = runner(code, data, out)
+        shutil.copytree(out, into)
+        return outcome
+
+    return run
+
+
+def hand_accuracy(p, examples) -> float:
+    """Accuracy by hand from predictions (in split order) and the examples' own labels (no aar scoring)."""
+    return sum((float(pi) > 0.5) == (e.label == 1) for pi, e in zip(p, examples, strict=True)) / len(examples)
+
+
+def raw_predictions(path: Path) -> dict[str, float]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {row["id"]: float(row["p"]) for row in rows}
+
+
+def test_scores_recomputed_from_predictions(probe_setup, tmp_path: Path):
+    """Each seed's test accuracy and PGR equal an independent computation from the job's raw prediction
+    files, the examples' labels and the weak/ceiling predictions (not aar's scoring functions)."""
+    from aar.w2s.baselines import ceiling, weak_labels
+
+    kept = tmp_path / "kept"
+    result = run_experiment(spec(probe_setup, "aux_conf"), runner=keeping_outputs(local_runner(), kept))
+    assert result.status == "ok", result.error
+    test = probe_setup.splits.test
     for r in result.seed_results:
         s = r.splits["test"]
-        assert s.pgr == pytest.approx(pgr(s.weak_acc, s.ceiling_acc, s.w2s_acc).value)
+        p = raw_predictions(kept / f"seed_{r.seed}" / "predictions" / "final.jsonl")
+        w2s = hand_accuracy([p[e.id] for e in test], test)
+        weak = hand_accuracy(weak_labels(probe_setup, r.seed).test, test)
+        ceil = hand_accuracy(ceiling(probe_setup, r.seed).test, test)
+        assert (s.w2s_acc, s.weak_acc, s.ceiling_acc) == pytest.approx((w2s, weak, ceil))
+        assert s.pgr == pytest.approx((w2s - weak) / (ceil - weak))
         assert s.curve and s.curve[-1]["step"] >= s.curve[0]["step"]
     data = result.to_json()
     for key in ("task", "pair", "method", "seeds", "weak_acc", "ceiling_acc", "w2s_acc", "pgr", "pgr_ci"):
         assert key in data
+    assert data["pgr"] == pytest.approx(sum(r.splits["test"].pgr for r in result.seed_results) / 2)
     assert data["pgr_ci"][0] <= data["pgr"] <= data["pgr_ci"][1]
 
 
 def test_naive_baseline_matches_naive_experiment_and_is_cached(probe_setup, monkeypatch):
+    """The cached baseline scores what running the library's naive method as an experiment scores."""
     first = naive_baseline(probe_setup, [0, 1])
+    ran = run_experiment(spec(probe_setup, "naive", overrides=dict(probe_setup.baseline_hparams)))
+    assert ran.status == "ok", ran.error
+    for split in ("dev", "test"):
+        assert first.values(split, "w2s_acc") == pytest.approx(ran.values(split, "w2s_acc"))
+        assert first.pgr_by_seed(split) == pytest.approx(ran.pgr_by_seed(split))
     monkeypatch.setattr(experiment, "run_trusted", lambda *a: pytest.fail("naive baseline was not cached"))
     again = naive_baseline(probe_setup, [0, 1])
     assert first.pgr_by_seed("test") == again.pgr_by_seed("test")
