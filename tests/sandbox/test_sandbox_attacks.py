@@ -5,12 +5,18 @@ Every test runs once in Docker and once under bwrap (the `sandbox` fixture).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import resource
+import shutil
 import socket
 import subprocess
+import textwrap
+import threading
 import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +38,45 @@ def tree_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
-def sandbox_processes() -> list[str]:
-    """Host processes of the sandbox user (uid 65534), other than zombies."""
+def tagged(make_job: Any, script: str, **limits: Any) -> tuple[Job, str]:
+    """A job named by a unique tag that is also the last word of its command line, so every process it
+    forks or execs with `TAG` carries it: the checks below see this test's own processes and container,
+    never another job running on the machine."""
+    tag = f"aar-test-{uuid.uuid4().hex[:12]}"
+    job = make_job("TAG = sys.argv[-1]\n" + textwrap.dedent(script), **limits)
+    return dataclasses.replace(job, name=tag, command=(*job.command, tag)), tag
+
+
+def sandbox_processes(tag: str) -> list[str]:
+    """Host processes of the sandbox user (uid 65534) whose command line holds `tag`, other than zombies."""
     out = subprocess.run(["ps", "-u", "65534", "-o", "stat=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if line.strip() and not line.strip().startswith("Z")]
+    return [line for line in out.splitlines() if tag in line and not line.strip().startswith("Z")]
+
+
+def rss_kib() -> int:
+    """This process's resident memory now (not `ru_maxrss`, which is the lifetime peak)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+
+
+def peak_rss_growth_kib(run: Callable[[], Any]) -> tuple[Any, int]:
+    """`run()`'s result and how far this process's resident memory rose above its start while it ran."""
+    start = peak = rss_kib()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.02):
+            peak = max(peak, rss_kib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = run()
+    finally:
+        done.set()
+        sampler.join()
+    return result, max(peak, rss_kib()) - start
 
 
 def test_network_is_unreachable(sandbox: Sandbox, make_job: Any) -> None:
@@ -119,7 +160,8 @@ def test_system_folders_are_read_only(sandbox: Sandbox, make_job: Any) -> None:
 
 
 def test_fork_bomb_is_contained(sandbox: Sandbox, make_job: Any) -> None:
-    job = make_job(
+    job, tag = tagged(
+        make_job,
         """
         while True:
             try:
@@ -136,7 +178,7 @@ def test_fork_bomb_is_contained(sandbox: Sandbox, make_job: Any) -> None:
     started = time.monotonic()
     subprocess.run(["true"], check=True)  # the host still forks promptly
     assert time.monotonic() - started < 2
-    assert sandbox_processes() == []
+    assert sandbox_processes(tag) == []
 
 
 def test_memory_past_the_limit_is_oom(sandbox: Sandbox, make_job: Any) -> None:
@@ -187,43 +229,55 @@ def test_tmp_and_out_stop_at_their_caps(sandbox: Sandbox, make_job: Any) -> None
 def test_a_gigabyte_of_stdout_is_capped(sandbox: Sandbox, make_job: Any) -> None:
     job = make_job(
         """
-        line = b"y" * (1 << 20 - 1) + b"\\n"
+        line = b"y" * ((1 << 20) - 1) + b"\\n"  # 1 MiB a line, 1 GiB in all
         for _ in range(1024):
             sys.stdout.buffer.write(line)
         sys.stdout.flush()
         """,
         timeout_s=120,
     )
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = sandbox.run(job)
+    result, growth_kib = peak_rss_growth_kib(lambda: sandbox.run(job))
     assert result.status is Status.OK, result
-    assert len(result.stdout) <= LOG_TAIL_BYTES + 100
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 200_000  # KiB
+    assert "earlier output dropped" in result.stdout and len(result.stdout) <= LOG_TAIL_BYTES + 100
+    assert growth_kib < 200_000, growth_kib  # the host kept a tail, not the gigabyte
 
 
 def test_sleep_forever_times_out(sandbox: Sandbox, make_job: Any) -> None:
-    job = make_job("time.sleep(10_000)", timeout_s=3)
-    result = sandbox.run(job)
+    job, tag = tagged(make_job, "time.sleep(10_000)", timeout_s=5)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(sandbox.run, job)
+        seen = _wait_for(lambda: sandbox_processes(tag) != [], timeout_s=5)
+        result = running.result()
+    assert seen, "the check never saw the job's own process while it ran"
     assert result.status is Status.TIMEOUT, result
-    assert 3 <= result.duration_s < 3 + 10
-    assert sandbox_processes() == []
-    _assert_no_containers()
+    assert 5 <= result.duration_s < 5 + 10
+    assert sandbox_processes(tag) == []
+    assert _containers(job.name) == []
 
 
 def test_background_processes_do_not_survive(sandbox: Sandbox, make_job: Any) -> None:
-    job = make_job("""
-        subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    job, tag = tagged(
+        make_job,
+        """
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)", TAG], start_new_session=True)
         if os.fork() == 0:
             os.setsid()
             if os.fork() == 0:
                 time.sleep(1000)
             os._exit(0)
+        time.sleep(0.5)
+        cmdlines = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            attempt("read", lambda: cmdlines.append(open(f"/proc/{pid}/cmdline", "rb").read()))
+        REPORT["mine"] = sum(TAG.encode() in line for line in cmdlines)
         save()
-    """)
+        """,
+    )
     result = sandbox.run(job)
     assert result.status is Status.OK, result
+    assert report(job)["mine"] >= 3  # the runner, its daemon and the exec'd sleeper, each with the tag
     time.sleep(0.5)
-    assert sandbox_processes() == []
+    assert sandbox_processes(tag) == []
 
 
 def test_no_privileges(sandbox: Sandbox, make_job: Any) -> None:
@@ -273,10 +327,21 @@ def test_no_secrets_and_no_docker_socket(
     assert got["sockets"] == []
 
 
-def _assert_no_containers() -> None:
-    from aar.sandbox.docker import LABEL
-
+def _containers(job_name: str) -> list[str]:
+    """Containers (running or not) of the job named `job_name`, none of anyone else's."""
+    if shutil.which("docker") is None:
+        return []
     out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label={LABEL}"], capture_output=True, text=True, check=False
-    )
-    assert out.stdout.strip() == ""
+        ["docker", "ps", "-aq", "--filter", f"label=org.aar.job={job_name}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.split()
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
