@@ -1,4 +1,5 @@
-"""Host-side output handling: prediction checks, and attack 13 (fake metrics, symlinked predictions)."""
+"""Host-side output handling: prediction checks, and attack 13 (fake metrics through `run_experiment`,
+symlinked predictions)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ import pytest
 
 from aar.sandbox.base import Sandbox, Status
 from aar.sandbox.outputs import PredictionError, copy_out, read_predictions
+from aar.scheduler import sandbox_runner
+from aar.w2s.experiment import ExperimentSpec, run_experiment
+from aar.w2s.ladder import parse_pair
+from aar.w2s.setup import Setup
+from aar.w2s.splits import SplitSizes
+from aar.w2s.templates import get_template
+from tests.conftest import TEMPLATES
 
 IDS = ["e0", "e1", "e2", "e3"]
-LABELS = {"e0": 1, "e1": 0, "e2": 1, "e3": 0}  # held by the host only
+TINY = SplitSizes(weak_train=48, w2s_train=96, dev=32, test=32)
 
 
 def write(path: Path, rows: list[Any]) -> Path:
@@ -67,26 +75,46 @@ def test_copy_out_keeps_only_regular_files(tmp_path: Path) -> None:
     assert len(report.rejected) == 2
 
 
-def accuracy(preds: dict[str, float]) -> float:
-    """The host's own score: predictions against labels only it holds."""
-    return sum((preds[i] > 0.5) == bool(y) for i, y in LABELS.items()) / len(LABELS)
+LIAR = """
+import json
 
 
-def test_fake_metrics_are_ignored(sandbox: Sandbox, make_job: Any) -> None:
-    job = make_job(
-        """
-        os.makedirs("/out/seed_0/predictions")
-        open("/out/metrics.json", "w").write(json.dumps({"accuracy": 1.0, "pgr": 1.0}))
-        with open("/out/seed_0/predictions/final.jsonl", "w") as f:
-            for i in range(4):
-                f.write(json.dumps({"id": f"e{i}", "p": 0.9}) + "\\n")
-        """,
-        expected={"seed_0/predictions/*.jsonl": IDS},
-    )
-    result = sandbox.run(job)
-    assert result.status is Status.OK, result
-    preds = read_predictions(job.out_dir / "seed_0/predictions/final.jsonl", IDS)
-    assert accuracy(preds) == 0.5  # recomputed by the host, not the 1.0 the job claimed
+def train(ctx):
+    claim = json.dumps({"accuracy": 1.0, "w2s_acc": 1.0, "pgr": 1.0, "pgr_ci": [1.0, 1.0]})
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    (ctx.out_dir / "metrics.json").write_text(claim)
+    (ctx.out_dir.parent / "metrics.json").write_text(claim)
+    (ctx.out_dir / "results_summary.json").write_text(claim)
+    ctx.log(**json.loads(claim))
+    ctx.write_predictions("final", ctx.weak_p("dev"))  # eval is dev here: the weak labels, PGR exactly 0
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(shared_cache: Path) -> Setup:
+    return Setup(
+        "rotten_tomatoes", parse_pair("static64→minilm-l6"), get_template("probe", TEMPLATES), sizes=TINY,
+        cache_dir=shared_cache,
+    )  # fmt: skip
+
+
+def test_fake_metrics_are_ignored(tiny_setup: Setup, sandbox: Sandbox, tmp_path: Path) -> None:
+    """A job that claims a perfect score everywhere it can write one is scored from its predictions alone:
+    it predicts the weak labels, so the host must find w2s accuracy = weak accuracy and PGR 0."""
+    from aar.w2s.baselines import weak_labels
+
+    method = tmp_path / "liar.py"
+    method.write_text(LIAR)
+    spec = ExperimentSpec(tiny_setup, method, "liar", [0], eval_splits=("dev",), threads=1)
+    result = run_experiment(spec, sandbox_runner(sandbox, sandbox.name))
+    assert result.status == "ok", result.error
+    dev = tiny_setup.splits.dev
+    weak_p = weak_labels(tiny_setup, 0).dev
+    by_hand = sum((p > 0.5) == (e.label == 1) for p, e in zip(weak_p, dev, strict=True)) / len(dev)
+    scores = result.seed_results[0].splits["dev"]
+    assert scores.w2s_acc == pytest.approx(by_hand) and scores.w2s_acc < 1.0
+    assert scores.pgr == pytest.approx(0.0)  # recomputed by the host, not the 1.0 the job claimed
+    assert result.to_json()["pgr"] == pytest.approx(0.0)
 
 
 def test_symlinked_predictions_are_rejected(sandbox: Sandbox, make_job: Any) -> None:
