@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,13 +16,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from aar.config import Settings
-from aar.errors import UserError
-from aar.w2s.experiment import ExperimentResult, ExperimentSpec, JobRunner, naive_baseline, run_experiment
+from aar.w2s.custom import load_custom
 from aar.w2s.ladder import LADDER, parse_pair
-from aar.w2s.setup import Setup
+from aar.w2s.overrides import parse_sets
 from aar.w2s.splits import SplitSizes
 from aar.w2s.tasks import REGISTRY
 from aar.w2s.templates import LIBRARY_METHODS, get_template, method_name, resolve_method
+
+if TYPE_CHECKING:  # the science stack (numpy, scipy) loads only once inputs are checked
+    from aar.w2s.experiment import ExperimentResult, JobRunner
+    from aar.w2s.setup import Setup
 
 console = Console()
 exp_app = typer.Typer(help="Run experiments.", no_args_is_help=True)
@@ -36,18 +39,22 @@ SplitSeedOpt = Annotated[int, typer.Option("--split-seed", help="Seed of the (fi
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
-def parse_sets(items: list[str]) -> dict[str, Any]:
-    """`key=value` pairs; values parsed as JSON when they can be (numbers, booleans), else strings."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"bad --set {item!r}; expected KEY=VALUE, e.g. --set lr=0.001")
-        try:
-            out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key.strip()] = raw
-    return out
+def check_inputs(
+    task: str, template: str, method: str, sets: list[str], settings: Settings
+) -> dict[str, Any]:
+    """Refuse bad inputs in under a second, before any model library is imported or a job started.
+
+    Returns the typed `--set` overrides. Raises UserError (one line) for an unknown template or method,
+    an unknown or mistyped `--set` key, or custom data that is missing, binary or malformed.
+    """
+    overrides = parse_sets(
+        sets,
+        template=get_template(template, settings.templates_dir),
+        method_path=resolve_method(method, settings.templates_dir),
+    )
+    if task.startswith("custom:"):
+        load_custom(Path(task.removeprefix("custom:")))  # parsed again by the setup; small files, cheap
+    return overrides
 
 
 @contextmanager
@@ -74,6 +81,8 @@ def progress_reporter(enabled: bool) -> Iterator[Callable[[str, int, int], None]
 
 
 def make_setup(task: str, pair: str, template: str, sizes: str, split_seed: int, settings: Settings) -> Setup:
+    from aar.w2s.setup import Setup
+
     return Setup(
         task=task, pair=parse_pair(pair), template=get_template(template, settings.templates_dir),
         sizes=SplitSizes.parse(sizes), split_seed=split_seed, cache_dir=settings.cache_dir,
@@ -181,6 +190,9 @@ def baseline_cmd(
 ) -> None:
     """Weak supervisor, strong ceiling and naive weak→strong for a task and pair (cached)."""
     settings = Settings()
+    check_inputs(task, template, "naive", [], settings)
+    from aar.w2s.experiment import naive_baseline
+
     with progress_reporter(not as_json) as report:
         setup = make_setup(task, pair, template, sizes, split_seed, settings)
         setup.progress = report
@@ -214,6 +226,9 @@ def exp_run_cmd(
 ) -> None:
     """Run one experiment now and print weak / ceiling / w2s accuracy, PGR with CI, and the PGR curve."""
     settings = Settings()
+    overrides = check_inputs(task, template, method, sets or [], settings)
+    from aar.w2s.experiment import ExperimentSpec, run_experiment
+
     with progress_reporter(not as_json) as report:
         setup = make_setup(task, pair, template, sizes, split_seed, settings)
         setup.progress = report
@@ -222,7 +237,7 @@ def exp_run_cmd(
             resolve_method(method, settings.templates_dir),
             method_name(method),
             list(range(seeds)),
-            parse_sets(sets or []),
+            overrides,
         )
         result = run_experiment(spec, job_runner(method, sandbox, unsafe_local, settings, quiet=as_json))
     record_manual(settings, result, spec.method_path)

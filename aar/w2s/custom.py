@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -29,23 +30,39 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         out = []
-        with path.open(encoding="utf-8-sig") as fh:
-            for n, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(path, f"not valid JSON ({exc.msg})", row=n) from None
-                if not isinstance(record, dict):
-                    raise DataError(path, "each line must be a JSON object", row=n)
-                out.append((n, record))
+        for n, line in enumerate(io.StringIO(_text(path)), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(path, f"not valid JSON ({exc.msg})", row=n) from None
+            if not isinstance(record, dict):
+                raise DataError(path, "each line must be a JSON object", row=n)
+            out.append((n, record))
         return out
     if suffix in (".csv", ".tsv"):
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-            return [(n, dict(r)) for n, r in enumerate(reader, start=1)]
+        reader = csv.DictReader(
+            io.StringIO(_text(path), newline=""), delimiter="\t" if suffix == ".tsv" else ","
+        )
+        return [(n, dict(r)) for n, r in enumerate(reader, start=1)]
     raise DataError(path, f"unsupported file type {suffix or '(none)'}; use .jsonl or .csv")
+
+
+def _text(path: Path) -> str:
+    """The file as text: UTF-8 (a BOM is dropped); a binary file is one DataError naming the bad byte."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            path,
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it as UTF-8 JSONL or CSV",
+        ) from None
+    if "\x00" in text:
+        raise DataError(path, "contains NUL bytes: a binary file, not UTF-8 JSONL or CSV text")
+    return text
 
 
 def _label(value: Any, path: Path, row: int) -> int:

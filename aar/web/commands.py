@@ -11,8 +11,6 @@ from rich.console import Console
 
 from aar.config import Settings
 from aar.errors import UserError
-from aar.store.engine import open_store
-from aar.web.security import TOKEN_ENV, check_binding
 
 console = Console()
 
@@ -24,7 +22,10 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default results/reports/).")] = None,
 ) -> None:
     """Write a study's report: methods, PGR with CIs, plots, hypotheses, integrity flags, winning code."""
+    check_out(out)
+    # Imported here: the report's plotting stack would slow every `aar` command, and a bad --out.
     from aar.report import FORMATS, write_report
+    from aar.store.engine import open_store
 
     if fmt not in FORMATS:
         raise UserError(f"unknown report format {fmt!r}; use html or md")
@@ -34,6 +35,16 @@ def report(
     finally:
         store.close()
     console.print(f"report written to {path}")
+
+
+def check_out(out: Path | None) -> None:
+    """Refuse an --out whose folder does not exist (a typo would otherwise create a tree of folders)."""
+    if out is None:
+        return
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name, e.g. {out / 'report.html'}")
+    if not out.parent.is_dir():
+        raise UserError(f"the folder {out.parent} for --out does not exist; create it first")
 
 
 def serve(
@@ -48,7 +59,9 @@ def serve(
     """Serve the read-only dashboard over the results store."""
     import uvicorn
 
+    from aar.store.engine import open_store
     from aar.web.app import create_app
+    from aar.web.security import TOKEN_ENV, check_binding
 
     token = os.environ.get(TOKEN_ENV) or None
     check_binding(host, token)
