@@ -12,6 +12,10 @@ from aar.w2s.templates import get_template, resolve_method
 from tests.conftest import TEMPLATES
 
 TINY = SplitSizes(weak_train=48, w2s_train=64, dev=24, test=32)
+# Enough to tell pretrained weights from random ones (measured: ceiling test AUROC 0.72 with the shipped
+# MiniLM; random weights stay at 0.5 ± 0.04 on 200 texts), in about a minute on two CPU threads.
+REAL = SplitSizes(weak_train=48, w2s_train=128, dev=32, test=200)
+REAL_HPARAMS = {"epochs": 2, "lr": 3e-4, "batch_size": 16, "eval_every": 1000, "max_length": 48}
 
 
 def make_tiny_bert(out: Path, hidden: int) -> Path:
@@ -37,9 +41,16 @@ def tinier_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tinier-bert"), 16)
 
 
+def make_setup(pair: str, cache: Path, sizes: SplitSizes = TINY, baseline: dict | None = None) -> Setup:
+    baseline = baseline or {"epochs": 1, "eval_every": 2, "max_length": 48}
+    template = get_template("finetune", TEMPLATES)
+    return Setup(
+        "rotten_tomatoes", parse_pair(pair), template, sizes=sizes, cache_dir=cache, baseline_hparams=baseline
+    )
+
+
 def run(pair: str, cache: Path, method: str = "naive", **hp):
-    setup = Setup("rotten_tomatoes", parse_pair(pair), get_template("finetune", TEMPLATES), sizes=TINY, cache_dir=cache,
-                  baseline_hparams={"epochs": 1, "eval_every": 2, "max_length": 48})  # fmt: skip
+    setup = make_setup(pair, cache)
     spec = ExperimentSpec(
         setup,
         resolve_method(method, TEMPLATES),
@@ -58,9 +69,14 @@ def test_tiny_models_from_config(tinier_bert: Path, tiny_bert: Path, tmp_path: P
 
 @pytest.mark.slow
 def test_real_minilm_weights(tiny_bert: Path, tmp_path: Path):
-    result = run(f"hf:{tiny_bert}→minilm-l6", tmp_path)
-    assert result.status == "ok", result.error
-    assert result.seed_results[0].splits["test"].w2s_acc > 0.3
+    """The strong rung loads the shipped pretrained MiniLM: fine-tuned by the template on 128 labelled texts
+    (the ceiling job), it ranks the test texts far above chance. Accuracy would not tell: after so few
+    steps the head still predicts mostly the majority class, pretrained or not."""
+    from aar.w2s.baselines import ceiling
+    from aar.w2s.scoring import auroc
+
+    setup = make_setup(f"hf:{tiny_bert}→minilm-l6", tmp_path, REAL, REAL_HPARAMS)
+    assert auroc(ceiling(setup, 0).test, setup.labels("test")) >= 0.65
 
 
 def test_embedding_only_rungs_are_refused(tmp_path: Path):
