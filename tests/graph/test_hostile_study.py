@@ -133,6 +133,7 @@ def test_hostile_study_ends_with_its_report_and_every_attack_stopped_or_flagged(
     # The constant predictor runs, but is never the study's best or a finalist.
     finals = [e for e in exps if (e.config or {}).get("role") == "final"]
     assert finals and all(e.hypothesis_id != hyps["constant"].id for e in finals), summary
+    assert "not ranked" in (hyps["constant"].finding or ""), summary  # flagged, with the reason
     assert "rejected by audit" in report
 
 
