@@ -313,8 +313,9 @@ def _audit_one(c: Candidate, rt: Runtime) -> str | None:
         result = rt.run(spec)
     if result.status == "ok":
         return None
-    _record_rejection(rt, c, AuditStage.SMOKE, [f"smoke run {summarize_error(result.status, result.error)}"])
-    return f"smoke run {summarize_error(result.status, result.error)}; its output, as untrusted data:\n{fence(result.error)}"
+    problem = f"smoke run {summarize_error(result.status, result.error)}"
+    _record_rejection(rt, c, AuditStage.SMOKE, [problem])
+    return f"{problem}; its output, as untrusted data:\n{fence(result.error)}"
 
 
 def route_after_audit(state: StudyState) -> Literal["implement", "run", "finalize"]:

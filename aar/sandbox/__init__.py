@@ -4,17 +4,15 @@ Every sandbox's `run(job)` returns an `ExecResult` and raises only for infrastru
 """
 
 from aar.sandbox.base import ExecResult, Job, Sandbox, Status
-from aar.sandbox.outputs import PredictionError, check_expected, read_predictions
+from aar.sandbox.outputs import check_expected
 from aar.sandbox.select import SandboxChoice, select_sandbox
 
 __all__ = [
     "ExecResult",
     "Job",
-    "PredictionError",
     "Sandbox",
     "SandboxChoice",
     "Status",
     "check_expected",
-    "read_predictions",
     "select_sandbox",
 ]

@@ -17,15 +17,12 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aar.w2s.predictions import InvalidOutput
-from aar.w2s.predictions import read_predictions as read_predictions  # re-exported
+from aar.w2s.predictions import InvalidOutput, read_predictions
 
 log = logging.getLogger(__name__)
 
 SANDBOX_UID = 65534  # nobody: the unprivileged user every sandboxed job runs as
 MAX_DEPTH = 16
-# The host's one prediction reader lives in aar.w2s.predictions; the sandbox layer checks with it too.
-PredictionError = InvalidOutput
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,7 @@ def _json_scores(s: SplitScores) -> dict[str, Any]:
 
 def _roles(spec: ExperimentSpec) -> list[str]:
     pair = spec.setup.pair
-    if method_meta(spec.method_path).get("REQUIRES", {}).get("intermediate"):
+    if _requires(spec).get("intermediate"):
         pair = pair.with_default_intermediate()
     return ["strong"] + [f"intermediate_{i}" for i in range(len(pair.intermediates))]
 
@@ -213,8 +213,8 @@ def _transform(spec: ExperimentSpec, seed: int, weak: WeakLabels) -> WeakLabels:
 
 def _requires(spec: ExperimentSpec) -> dict[str, Any]:
     """The method's `REQUIRES` literal (validated by `method_meta`), {} when it declares none."""
-    requires = method_meta(spec.method_path).get("REQUIRES", {})
-    return requires if isinstance(requires, dict) else {}
+    requires: dict[str, Any] = method_meta(spec.method_path).get("REQUIRES", {})
+    return requires
 
 
 def _seed_data(

@@ -43,3 +43,25 @@ class Events:
 
     def nodes(self) -> list[str]:
         return [n for n, _ in self.lines]
+
+
+@pytest.fixture()
+def researcher_spy(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
+    """What the builtin researcher was shown: every view `propose` got, and every outcome `analyze` got."""
+    from aar.researchers import builtin
+
+    seen: list[Any] = []
+    analyzed: list[Any] = []
+    real_propose, real_analyze = builtin.BuiltinResearcher.propose, builtin.BuiltinResearcher.analyze
+
+    def spy_propose(self: Any, view: Any) -> Any:
+        seen.append(view)
+        return real_propose(self, view)
+
+    def spy_analyze(self: Any, outcome: Any, view: Any) -> Any:
+        analyzed.append(outcome)
+        return real_analyze(self, outcome, view)
+
+    monkeypatch.setattr(builtin.BuiltinResearcher, "propose", spy_propose)
+    monkeypatch.setattr(builtin.BuiltinResearcher, "analyze", spy_analyze)
+    return seen, analyzed

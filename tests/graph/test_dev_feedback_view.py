@@ -17,22 +17,8 @@ def _on_grid(v: float | None) -> bool:
 
 
 @pytest.mark.slow
-def test_dev_mode_researcher_sees_only_released_scores(settings, store, monkeypatch):
-    from aar.researchers import builtin
-
-    seen, analyzed = [], []
-    real_propose, real_analyze = builtin.BuiltinResearcher.propose, builtin.BuiltinResearcher.analyze
-
-    def spy_propose(self, view):
-        seen.append(view)
-        return real_propose(self, view)
-
-    def spy_analyze(self, outcome, view):
-        analyzed.append(outcome)
-        return real_analyze(self, outcome, view)
-
-    monkeypatch.setattr(builtin.BuiltinResearcher, "propose", spy_propose)
-    monkeypatch.setattr(builtin.BuiltinResearcher, "analyze", spy_analyze)
+def test_dev_mode_researcher_sees_only_released_scores(settings, store, researcher_spy):
+    seen, analyzed = researcher_spy
     result = start_study(study_config("devfb", max_experiments=5), settings, store, display=Events())
     with store.session() as session:
         exact = {s.experiment_id: s.value for s in session.exec(select(Score).where(Score.split == "dev", Score.metric == "pgr"))}  # fmt: skip

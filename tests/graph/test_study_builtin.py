@@ -87,22 +87,8 @@ def test_budget_stops_cleanly_and_never_overruns(settings, store):
     assert study.status == "stopped" and study.report_sha256
 
 
-def test_blind_mode_hides_ground_truth_from_the_researcher(settings, store, monkeypatch):
-    from aar.researchers import builtin
-
-    seen, analyzed = [], []
-    real_propose, real_analyze = builtin.BuiltinResearcher.propose, builtin.BuiltinResearcher.analyze
-
-    def spy_propose(self, view):
-        seen.append(view)
-        return real_propose(self, view)
-
-    def spy_analyze(self, outcome, view):
-        analyzed.append(outcome)
-        return real_analyze(self, outcome, view)
-
-    monkeypatch.setattr(builtin.BuiltinResearcher, "propose", spy_propose)
-    monkeypatch.setattr(builtin.BuiltinResearcher, "analyze", spy_analyze)
+def test_blind_mode_hides_ground_truth_from_the_researcher(settings, store, researcher_spy):
+    seen, analyzed = researcher_spy
     start_study(study_config("blind", feedback="blind", max_experiments=5), settings, store, display=Events())
     assert seen and analyzed
     shown = [o for view in seen for o in [*view.history, view.naive, view.best] if o is not None] + analyzed

@@ -18,6 +18,11 @@ import pytest
 
 from aar.errors import InfraError
 from aar.sandbox.base import Job, Sandbox
+from aar.w2s.ladder import parse_pair
+from aar.w2s.setup import Setup
+from aar.w2s.splits import SplitSizes
+from aar.w2s.templates import get_template
+from tests.conftest import TEMPLATES
 
 # Runner scripts start with this: try an action, record the exception name (or "ok") in /out/report.json.
 PRELUDE = """
@@ -124,3 +129,15 @@ def _write_data(data: Path) -> None:
             path.write_text("".join(json.dumps(row) + "\n" for row in content))
         else:
             path.write_text(json.dumps(content))
+
+
+TINY = SplitSizes(weak_train=48, w2s_train=96, dev=32, test=32)
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(shared_cache: Path) -> Setup:
+    """A tiny real setup (static64→MiniLM-L6 on Rotten Tomatoes) for jobs run through run_experiment."""
+    return Setup(
+        "rotten_tomatoes", parse_pair("static64→minilm-l6"), get_template("probe", TEMPLATES), sizes=TINY,
+        cache_dir=shared_cache,
+    )  # fmt: skip

@@ -11,14 +11,9 @@ from aar.sandbox.base import Sandbox
 from aar.sandbox.local import LocalSandbox
 from aar.scheduler import sandbox_runner
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec, JobRunner, run_experiment
-from aar.w2s.ladder import parse_pair
 from aar.w2s.setup import Setup
-from aar.w2s.splits import SplitSizes
-from aar.w2s.templates import get_template
-from tests.conftest import TEMPLATES
 
 HOSTILE = Path(__file__).parent / "hostile_output"
-TINY = SplitSizes(weak_train=48, w2s_train=96, dev=32, test=32)
 # fixture -> what the one-line reason must say
 REASONS = {
     "non_utf8": "not UTF-8 JSON",
@@ -34,14 +29,6 @@ REASONS = {
     "markup_id": "unexpected id '[/bold]'",
     "symlink_final": "final.jsonl is missing",  # the copy back refuses links: the host never sees it
 }
-
-
-@pytest.fixture(scope="module")
-def tiny_setup(shared_cache: Path) -> Setup:
-    return Setup(
-        "rotten_tomatoes", parse_pair("static64→minilm-l6"), get_template("probe", TEMPLATES), sizes=TINY,
-        cache_dir=shared_cache,
-    )  # fmt: skip
 
 
 def run_case(setup: Setup, case: str, runner: JobRunner) -> ExperimentResult:

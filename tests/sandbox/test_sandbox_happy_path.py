@@ -10,7 +10,7 @@ import pytest
 
 from aar.sandbox.base import Job, Status
 from aar.sandbox.local import LocalSandbox
-from aar.sandbox.outputs import read_predictions
+from aar.w2s.predictions import read_predictions
 
 RUNNER = """
 import argparse, json, os

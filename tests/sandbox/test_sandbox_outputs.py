@@ -11,17 +11,13 @@ from typing import Any
 import pytest
 
 from aar.sandbox.base import Sandbox, Status
-from aar.sandbox.outputs import PredictionError, copy_out, read_predictions
+from aar.sandbox.outputs import copy_out
 from aar.scheduler import sandbox_runner
 from aar.w2s.experiment import ExperimentSpec, run_experiment
-from aar.w2s.ladder import parse_pair
+from aar.w2s.predictions import InvalidOutput, read_predictions
 from aar.w2s.setup import Setup
-from aar.w2s.splits import SplitSizes
-from aar.w2s.templates import get_template
-from tests.conftest import TEMPLATES
 
 IDS = ["e0", "e1", "e2", "e3"]
-TINY = SplitSizes(weak_train=48, w2s_train=96, dev=32, test=32)
 
 
 def write(path: Path, rows: list[Any]) -> Path:
@@ -50,16 +46,16 @@ def test_reads_valid_predictions(tmp_path: Path) -> None:
 )
 def test_rejects_bad_predictions(tmp_path: Path, rows: list[Any], reason: str) -> None:
     path = write(tmp_path / "p.jsonl", rows)
-    with pytest.raises(PredictionError, match=reason.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(InvalidOutput, match=reason.replace("[", r"\[").replace("]", r"\]")):
         read_predictions(path, IDS)
 
 
 def test_rejects_symlinks_and_oversize(tmp_path: Path) -> None:
     real = write(tmp_path / "real.jsonl", [{"id": i, "p": 0.5} for i in IDS])
     (tmp_path / "link.jsonl").symlink_to(real)
-    with pytest.raises(PredictionError, match="symlink"):
+    with pytest.raises(InvalidOutput, match="symlink"):
         read_predictions(tmp_path / "link.jsonl", IDS)
-    with pytest.raises(PredictionError, match="over the cap"):
+    with pytest.raises(InvalidOutput, match="over the cap"):
         read_predictions(real, IDS, max_bytes=10)
 
 
@@ -88,14 +84,6 @@ def train(ctx):
     ctx.log(**json.loads(claim))
     ctx.write_predictions("final", ctx.weak_p("dev"))  # eval is dev here: the weak labels, PGR exactly 0
 """
-
-
-@pytest.fixture(scope="module")
-def tiny_setup(shared_cache: Path) -> Setup:
-    return Setup(
-        "rotten_tomatoes", parse_pair("static64→minilm-l6"), get_template("probe", TEMPLATES), sizes=TINY,
-        cache_dir=shared_cache,
-    )  # fmt: skip
 
 
 def test_fake_metrics_are_ignored(tiny_setup: Setup, sandbox: Sandbox, tmp_path: Path) -> None:
