@@ -32,11 +32,7 @@ LAYERS: dict[str, int] = {
 CLI_LAYER = 8
 
 # Edges that break a rule today: (importer module, imported module) -> why it is still here.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("aar.researchers.base", "aar.graph.state"): "Outcome/Proposal live in graph.state (issue 14: researchers/types.py)",
-    ("aar.researchers.builtin", "aar.graph.state"): "Outcome/Proposal from graph.state (issue 14: researchers/types.py)",
-    ("aar.researchers.feedback", "aar.graph.state"): "Outcome from graph.state (issue 14: researchers/types.py)",
-    ("aar.researchers.llm", "aar.graph.state"): "Outcome/Proposal from graph.state (issue 14: researchers/types.py)",
+ALLOWED: dict[tuple[str, str], str] = {  # none today
 }  # fmt: skip
 
 

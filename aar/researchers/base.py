@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aar.graph.state import Outcome, Proposal
+from aar.researchers.types import Outcome, Proposal
 
 if TYPE_CHECKING:
     from aar.w2s.experiment import ExperimentResult

@@ -11,8 +11,8 @@ from typing import Any
 
 import optuna
 
-from aar.graph.state import Outcome, Proposal
 from aar.researchers.base import Decision, ResearchView, degenerate, score_of
+from aar.researchers.types import Outcome, Proposal
 
 log = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -44,7 +44,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from aar.graph.state import Outcome
+from aar.researchers.types import Outcome
 from aar.w2s.baselines import ceiling, weak_labels
 from aar.w2s.scoring import MIN_GAP, accuracy
 from aar.w2s.setup import Setup

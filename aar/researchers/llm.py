@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field
 
 from aar.budget import Budget
 from aar.config import StudyConfig
-from aar.graph.state import Outcome, Proposal
 from aar.llm import (
     AdapterSettings,
     LLMCallRecord,
@@ -31,10 +30,11 @@ from aar.llm import (
     make_client,
 )
 from aar.researchers.base import Decision, ResearchView
+from aar.researchers.types import Outcome, Proposal
 from aar.researchers.untrusted import FENCE_TAG, summarize_error
 from aar.store import LLMCallCreate, Store, record_llm_call
 
-PROMPTS = Path(__file__).resolve().parent.parent / "graph" / "prompts"
+PROMPTS = Path(__file__).resolve().parent / "prompts"
 MAX_TOKENS = 4096
 MAX_OBSERVATION = 2000  # chars of one observation in the implement prompt (a fenced excerpt fits)
 

@@ -1,0 +1,41 @@
+"""What the researchers and the study loop exchange: a hypothesis proposed, and what its experiment measured.
+
+These live beside the researchers (layer 4) so that researchers import nothing of the graph; the graph's
+state (`aar.graph.state`) holds them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Proposal(BaseModel):
+    """A hypothesis: what to change, why, and what it should do to PGR."""
+
+    text: str
+    rationale: str = ""
+    expected_effect: str = ""
+    base_method: str = "naive"  # the library method it starts from (builtin) or names (llm)
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    parent_id: int | None = None
+
+
+class Outcome(BaseModel):
+    """What an experiment measured. `dev_*` scores are withheld from the researcher in blind mode."""
+
+    hypothesis_id: int | None
+    experiment_id: int
+    method: str
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    status: str
+    error: str = ""
+    dev_pgr: float | None = None
+    dev_pgr_lo: float | None = None
+    dev_pgr_hi: float | None = None
+    dev_pgr_by_seed: dict[int, float] = Field(default_factory=dict)
+    signals: dict[str, float | None] = Field(default_factory=dict)  # label-free, always visible
+    verdict_vs_naive: str = ""
+    verdict_vs_best: str = ""
+    code: str = ""
