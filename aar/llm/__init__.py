@@ -1,4 +1,4 @@
-"""The LLM layer: provider adapters over the official SDKs, structured outputs, cost accounting, fakes.
+"""The LLM layer: provider adapters over the official SDKs, structured outputs, cost accounting.
 
     client = make_client("openai/gpt-4o-mini")          # or anthropic/..., openai-compatible/m@url
     plan = complete_structured(client, messages, Plan, node="plan", on_call=store_call)

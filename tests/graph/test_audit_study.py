@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import select
 
 from aar.graph.study import start_study
-from aar.llm.fake import FakeOpenAIServer, Text
 from aar.store import Experiment, Hypothesis, list_audit_findings
 from tests.conftest import TEMPLATES
+from tests.fakes.llm import FakeOpenAIServer, Text
 from tests.graph.conftest import Events, study_config
 
 FIXTURES = Path(__file__).parent / "audit_fixtures"

@@ -19,9 +19,9 @@ import pytest
 from sqlmodel import select
 
 from aar.graph.study import start_study
-from aar.llm.fake import Answer, FakeOpenAIServer, Text
 from aar.store import Experiment, Hypothesis, Study
 from tests.conftest import TEMPLATES
+from tests.fakes.llm import Answer, FakeOpenAIServer, Text
 from tests.graph.conftest import Events, study_config
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -52,7 +52,7 @@ class HostileServer(FakeOpenAIServer):
     def handle(self, path: str, headers: dict[str, str], raw: bytes) -> Answer:
         body = json.loads(raw or b"{}")
         with self._lock:
-            from aar.llm.fake import RecordedRequest
+            from tests.fakes.llm import RecordedRequest
 
             self.requests.append(RecordedRequest(path, headers, body))
             number = len(self.requests)

@@ -9,9 +9,9 @@ from sqlmodel import select
 
 from aar.graph.study import start_study
 from aar.llm import LLMUnavailableError
-from aar.llm.fake import FakeAnthropicServer, FakeOpenAIServer, Status, Text, ToolCall
 from aar.store import AgentEvent, Experiment, LLMCall, Study
 from tests.conftest import TEMPLATES
+from tests.fakes.llm import FakeAnthropicServer, FakeOpenAIServer, Status, Text, ToolCall
 from tests.graph.conftest import Events, study_config
 
 AUX = (TEMPLATES / "methods" / "aux_conf.py").read_text()

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from aar.graph.study import start_study
-from aar.llm.fake import FakeOpenAIServer, Text
 from aar.researchers.untrusted import FENCE_TAG
+from tests.fakes.llm import FakeOpenAIServer, Text
 from tests.graph.conftest import Events, study_config
 
 CANARY = "CANARY-51c0"

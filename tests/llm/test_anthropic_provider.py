@@ -9,8 +9,8 @@ import pytest
 
 from aar.llm.anthropic_provider import AnthropicClient
 from aar.llm.errors import LLMAuthError, LLMUnavailableError, StructuredOutputError
-from aar.llm.fake import FakeAnthropicServer, Status, Text, ToolCall
 from aar.llm.structured import LLMCallRecord, complete_structured
+from tests.fakes.llm import FakeAnthropicServer, Status, Text, ToolCall
 from tests.llm.conftest import GOOD, MESSAGES, OUT_OF_RANGE, Hypothesis
 
 Build = Callable[[str], AnthropicClient]

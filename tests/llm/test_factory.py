@@ -9,8 +9,8 @@ import pytest
 from aar.errors import UserError
 from aar.llm import make_client
 from aar.llm.anthropic_provider import AnthropicClient
-from aar.llm.fake import FakeOpenAIServer, Text
 from aar.llm.openai_provider import OpenAIClient
+from tests.fakes.llm import FakeOpenAIServer, Text
 from tests.llm.conftest import MESSAGES
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from aar.llm.fake import FakeAnthropicServer, FakeOpenAIServer, ScriptedCall, ScriptedLLM, Status, Text
+from tests.fakes.llm import FakeAnthropicServer, FakeOpenAIServer, ScriptedCall, ScriptedLLM, Status, Text
 from tests.llm.conftest import GOOD, MESSAGES, Hypothesis
 
 

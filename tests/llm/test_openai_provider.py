@@ -11,10 +11,10 @@ import pytest
 
 from aar.llm.adapter import AdapterSettings
 from aar.llm.errors import LLMAuthError, LLMRequestError, LLMUnavailableError, StructuredOutputError
-from aar.llm.fake import FakeOpenAIServer, Status, Text
 from aar.llm.openai_provider import OpenAIClient
 from aar.llm.retry import RetryPolicy
 from aar.llm.structured import LLMCallRecord, complete_structured
+from tests.fakes.llm import FakeOpenAIServer, Status, Text
 from tests.llm.conftest import GOOD, MESSAGES, OUT_OF_RANGE, Hypothesis
 
 Build = Callable[[str], OpenAIClient]

@@ -9,8 +9,8 @@ import pytest
 from aar.errors import AgentError
 from aar.llm.base import Message
 from aar.llm.errors import LLMUnavailableError, StructuredOutputError
-from aar.llm.fake import ScriptedLLM
 from aar.llm.structured import LLMCallRecord, complete_structured
+from tests.fakes.llm import ScriptedLLM
 from tests.llm.conftest import GOOD, MESSAGES, OUT_OF_RANGE, Hypothesis
 
 

@@ -1,0 +1,1 @@
+"""Test doubles: scripted LLM clients and fake provider HTTP servers (never shipped in the wheel)."""
