@@ -364,6 +364,7 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
     if (done := next((r for r in rows if r.status in FINISHED), None)) is not None:
         return int(done.id or 0)  # finished before a crash: never rerun
     requeued = next((int(r.id or 0) for r in rows if r.status == ExperimentStatus.QUEUED), None)
+    rt.check_stop()  # `aar stop`, Ctrl-C: stop here, after the running job, before the next launch
     try:
         rt.budget.reserve_launch(est)
     except BudgetExceeded as exc:
@@ -446,22 +447,15 @@ def _load_result(rt: Runtime, exp: Experiment) -> ExperimentResult:
 
 def analyze(state: StudyState, rt: Runtime) -> Update:
     """Paired comparisons with naive and the best so far; a finding per hypothesis; update the best."""
-    new = (
-        state.outcomes[-len([c for c in state.candidates if c.status == "done"]) :]
-        if state.candidates
-        else []
-    )
-    new = [o for o in new if o.hypothesis_id in {c.hypothesis_id for c in state.candidates}]
+    done = {c.hypothesis_id for c in state.candidates if c.status == "done"}
+    new = list({o.hypothesis_id: o for o in state.outcomes if o.hypothesis_id in done}.values())
     best, improved, stop = state.best, False, None
     seen = view(state, rt)
+    judged: list[Outcome] = []
     for o in new:
         if state.naive and o.status == "ok":
-            o.verdict_vs_naive = paired_comparison(o.dev_pgr_by_seed, state.naive.dev_pgr_by_seed).describe()
-            o.verdict_vs_best = (
-                paired_comparison(o.dev_pgr_by_seed, best.dev_pgr_by_seed).describe()
-                if best
-                else "first result"
-            )
+            o = o.model_copy(update=_verdicts(rt, o, state.naive, best))
+        judged.append(o)
         try:
             finding = rt.researcher.analyze(shown(o, seen), seen)
         except BudgetExceeded as exc:
@@ -479,8 +473,28 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
             best is None or (score_of(o, feedback) or 0) > (score_of(best, feedback) or 0)
         ):
             best, improved = o, True
-    update: Update = {"best": best, "stalled_rounds": 0 if improved else state.stalled_rounds + 1}
+    update: Update = {
+        "outcomes": judged,
+        "best": best,
+        "stalled_rounds": 0 if improved else state.stalled_rounds + 1,
+    }
     return update | ({"stop_reason": stop} if stop else {})
+
+
+def _verdicts(rt: Runtime, o: Outcome, naive: Outcome, best: Outcome | None) -> dict[str, str]:
+    """Paired verdicts of an outcome against naive and against the best so far (dev)."""
+    vs_best = _paired(rt, o, best) if best else "first result"
+    return {"verdict_vs_naive": _paired(rt, o, naive), "verdict_vs_best": vs_best}
+
+
+def _paired(rt: Runtime, a: Outcome, b: Outcome) -> str:
+    """a − b on dev, paired over seeds and examples from the stored results (aar/w2s/stats.py); over
+    seeds only when either result kept no per-example scores."""
+    with rt.store.session() as session:
+        rows = [session.get(Experiment, o.experiment_id) for o in (a, b)]
+    if rows[0] is None or rows[1] is None:
+        return paired_comparison(a.dev_pgr_by_seed, b.dev_pgr_by_seed).describe()
+    return _load_result(rt, rows[0]).compare(_load_result(rt, rows[1]), "dev").describe()
 
 
 def _hypothesis_status(o: Outcome) -> HypothesisStatus:

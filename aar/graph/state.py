@@ -1,8 +1,7 @@
-"""The agent graph's typed state. Nodes return updates; `outcomes` and `events` accumulate."""
+"""The agent graph's typed state. Nodes return updates; `outcomes` merge by experiment id."""
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -10,7 +9,7 @@ from pydantic import BaseModel, Field
 from aar.config import StudyConfig
 from aar.researchers.types import Outcome, Proposal
 
-__all__ = ["Candidate", "Outcome", "Proposal", "StudyState"]
+__all__ = ["Candidate", "Outcome", "Proposal", "StudyState", "merge_outcomes"]
 
 
 class Candidate(BaseModel):
@@ -24,6 +23,14 @@ class Candidate(BaseModel):
     status: str = "pending"  # pending | implemented | audited | failed | done
 
 
+def merge_outcomes(old: list[Outcome], new: list[Outcome]) -> list[Outcome]:
+    """The `outcomes` reducer: an outcome for an experiment already in the list replaces it (a node that
+    adds verdicts returns new copies, never edits in place); any other is appended, in order."""
+    replaced = {o.experiment_id: o for o in new}
+    merged = [replaced.pop(o.experiment_id, o) for o in old]
+    return merged + [o for o in new if o.experiment_id in replaced]
+
+
 class StudyState(BaseModel):
     """The whole study, checkpointed after every node."""
 
@@ -32,7 +39,7 @@ class StudyState(BaseModel):
     round: int = 0
     proposals: list[Proposal] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
-    outcomes: Annotated[list[Outcome], operator.add] = Field(default_factory=list)
+    outcomes: Annotated[list[Outcome], merge_outcomes] = Field(default_factory=list)
     naive: Outcome | None = None
     best: Outcome | None = None
     stalled_rounds: int = 0
