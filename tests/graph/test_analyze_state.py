@@ -41,7 +41,9 @@ def runtime(settings: Settings, store) -> Runtime:
             session.add(Hypothesis(study_id=study_id, text=text))
         session.flush()
         for number, (exp_id, hyp) in enumerate([(100, None), (101, 1), (102, 2)], 1):
-            session.add(Experiment(id=exp_id, study_id=study_id, number=number, hypothesis_id=hyp, template="probe"))
+            session.add(
+                Experiment(id=exp_id, study_id=study_id, number=number, hypothesis_id=hyp, template="probe")
+            )
         session.flush()
     return build_runtime(config, settings, store, study_id, Events(), None)
 
