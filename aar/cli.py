@@ -7,6 +7,7 @@ import os
 import sys
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from aar.errors import AarError
@@ -41,6 +42,13 @@ def _register_commands() -> None:
         module.register(app)
 
 
+def _one_line(exc: ValidationError) -> str:
+    """A pydantic error as one line: the field and what it accepts, e.g. "sandbox: Input should be ..."."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors()
+    )
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -55,6 +63,9 @@ def main() -> None:
     except AarError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(exc.exit_code)
+    except ValidationError as exc:  # a StudyConfig field out of range or a mode not in its Literal
+        err_console.print(f"[red]error:[/red] {_one_line(exc)}", highlight=False)
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
         return self.cache or self.results_dir / "cache"
 
 
+# The study's modes, validated when a StudyConfig is built (a stored config with another value is refused).
+Policy = Literal["builtin", "llm"]
+FeedbackMode = Literal["dev", "blind"]
+SandboxChoice = Literal["docker", "bwrap", "local", ""]
+
+
 class StudyConfig(BaseModel):
     """One study: the goal, the setup it runs on, the researcher policy, feedback mode and budget."""
 
@@ -44,14 +51,14 @@ class StudyConfig(BaseModel):
     task: str = "rotten_tomatoes"
     pair: str = "static64→minilm-l6"
     template: str = "probe"
-    policy: str = "builtin"  # builtin | llm
+    policy: Policy = "builtin"
     model: str = ""  # provider/model for the llm policy, e.g. openai/gpt-4o-mini
-    feedback: str = "dev"  # dev | blind
+    feedback: FeedbackMode = "dev"
     seeds: int = 3
     sizes: str = ""  # split sizes, e.g. "weak_train=500,w2s_train=2000" ("" = defaults)
     split_seed: int = 0
     parallel: int = 1
-    sandbox: str = ""  # docker | bwrap | local | "" (auto)
+    sandbox: SandboxChoice = ""  # "" = auto
     unsafe_local: bool = False
     per_round: int = 3  # hypotheses proposed per round
     max_rounds: int = 20

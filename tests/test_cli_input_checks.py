@@ -119,3 +119,14 @@ def test_set_values_are_typed_by_the_template_and_method() -> None:
         parse_sets(["bf16=yes"], template=finetune, method_path=aux)
     with pytest.raises(UserError, match="bad --set"):
         parse_sets(["=1"], template=probe, method_path=aux)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--sandbox", "dockr", "sandbox: Input should be 'docker', 'bwrap', 'local' or ''"),
+     ("--feedback", "peek", "feedback mode 'peek'")],
+)  # fmt: skip
+def test_study_modes_are_refused_in_one_line(results_env: Path, option: str, value: str, message: str) -> None:
+    """Modes are Literal fields of StudyConfig: a typo is one line and exit 2, not a traceback later."""
+    out = aar("run", option, value, "--max-experiments", "20")
+    refused(out, message, results_env)
