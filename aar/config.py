@@ -54,7 +54,7 @@ class StudyConfig(BaseModel):
     policy: Policy = "builtin"
     model: str = ""  # provider/model for the llm policy, e.g. openai/gpt-4o-mini
     feedback: FeedbackMode = "dev"
-    seeds: int = 3
+    seeds: int = 5  # aar.w2s.stats.MIN_SEEDS: a verdict ("better") needs at least 5 seeds
     sizes: str = ""  # split sizes, e.g. "weak_train=500,w2s_train=2000" ("" = defaults)
     split_seed: int = 0
     parallel: int = 1

@@ -57,7 +57,7 @@ def run_cmd(
     feedback: Annotated[
         str, typer.Option("--feedback", help="dev (agent sees dev PGR) | blind (no ground truth)")
     ] = "dev",
-    seeds: Annotated[int, typer.Option("--seeds", min=1, max=50)] = 3,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, max=50)] = 5,
     sizes: Annotated[
         str, typer.Option("--sizes", help="Split sizes, e.g. weak_train=500,w2s_train=2000")
     ] = "",

@@ -20,12 +20,21 @@ from aar.w2s.baselines import WeakLabels, ceiling, weak_labels
 from aar.w2s.cache import content_hash, file_hash, load_arrays, save_arrays
 from aar.w2s.jobs import JobOutcome, SeedData, run_trusted, write_job_data
 from aar.w2s.predictions import InvalidOutput, SeedPredictions, read_seed_predictions
-from aar.w2s.scoring import accuracy, auroc, pgr
+from aar.w2s.scoring import accuracy, auroc, min_gap, pgr
 from aar.w2s.setup import Setup
-from aar.w2s.stats import Estimate, bootstrap_ci
+from aar.w2s.stats import (
+    Comparison,
+    Correct,
+    Estimate,
+    bootstrap_ci,
+    paired_comparison,
+    paired_delta,
+    pgr_estimate,
+)
 from aar.w2s.templates import build_code_dir, method_meta
 
 # (code dir, data dir, out dir) -> outcome; the sandbox layer provides these for untrusted code.
+CORRECT_KEYS = ("weak", "ceiling", "w2s")
 JobRunner = Callable[[Path, Path, Path], JobOutcome]
 
 
@@ -65,6 +74,9 @@ class SplitScores:
     # Label-free degeneracy signals: share of predictions above 0.5, and the std of p (0 = constant).
     positive_rate: float = math.nan
     spread: float = math.nan
+    # Per example, in the split's order: "1" where the weak model / ceiling / student was right. The
+    # paired seeds × examples bootstrap (aar/w2s/stats.py) resamples these; {} in results kept before.
+    correct: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,7 +110,28 @@ class ExperimentResult:
         return out
 
     def estimate(self, split: str, metric: str) -> Estimate:
+        """Seed mean with its CI: for PGR over seeds and examples when per-example scores are kept."""
+        if metric == "pgr" and (c := self.correct(split)) is not None:
+            return pgr_estimate(c, min_gap(c.n))
         return bootstrap_ci(self.values(split, metric))
+
+    def correct(self, split: str) -> Correct | None:
+        """Per-example correctness of every seed on `split`; None when any seed lacks it."""
+        rows = [r.splits[split].correct for r in self.seed_results if split in r.splits]
+        if not rows or len(rows) != len(self.seed_results) or not all(rows):
+            return None
+        mats = {k: np.array([[ch == "1" for ch in row[k]] for row in rows], dtype=bool) for k in CORRECT_KEYS}
+        if len({m.shape for m in mats.values()}) != 1:
+            return None
+        return Correct(tuple(r.seed for r in self.seed_results), mats["weak"], mats["ceiling"], mats["w2s"])
+
+    def compare(self, other: ExperimentResult, split: str = "dev") -> Comparison:
+        """This result's PGR minus `other`'s on their shared seeds: paired over seeds and examples when
+        both kept per-example scores on the same examples, else paired over seeds only."""
+        a, b = self.correct(split), other.correct(split)
+        if a is not None and b is not None and a.n == b.n:
+            return paired_delta(a, b, min_gap(a.n))
+        return paired_comparison(self.pgr_by_seed(split), other.pgr_by_seed(split))
 
     def pgr_by_seed(self, split: str = "dev") -> dict[int, float]:
         out: dict[int, float] = {}
@@ -169,7 +202,7 @@ def _scores_from_json(s: dict[str, Any]) -> SplitScores:
 
     return SplitScores(
         num("weak_acc"), num("ceiling_acc"), num("w2s_acc"), num("w2s_auroc"), s.get("pgr"), s.get("curve", []),
-        num("weak_agreement"), num("confidence"), num("positive_rate"), num("spread"),
+        num("weak_agreement"), num("confidence"), num("positive_rate"), num("spread"), dict(s.get("correct") or {}),
     )  # fmt: skip
 
 
@@ -279,19 +312,27 @@ def build_job(spec: ExperimentSpec, job_dir: Path) -> tuple[Path, Path, Path]:
 def score_split(
     y: np.ndarray, weak_p: np.ndarray, ceil_p: np.ndarray, preds: SeedPredictions, sl: slice
 ) -> SplitScores:
-    weak_acc, ceil_acc = accuracy(weak_p, y), accuracy(ceil_p, y)
+    weak_acc, ceil_acc, gap = accuracy(weak_p, y), accuracy(ceil_p, y), min_gap(len(y))
     final = preds.final[sl]
     curve: list[dict[str, float | None]] = []
     for step, p in preds.steps.items():
         acc = accuracy(p[sl], y)
-        curve.append({"step": float(step), "accuracy": acc, "pgr": pgr(weak_acc, ceil_acc, acc).value})
+        curve.append({"step": float(step), "accuracy": acc, "pgr": pgr(weak_acc, ceil_acc, acc, gap).value})
     w2s = accuracy(final, y)
-    scores = SplitScores(weak_acc, ceil_acc, w2s, auroc(final, y), pgr(weak_acc, ceil_acc, w2s).value, curve)
+    scores = SplitScores(
+        weak_acc, ceil_acc, w2s, auroc(final, y), pgr(weak_acc, ceil_acc, w2s, gap).value, curve
+    )
+    scores.correct = {k: _bits(p, y) for k, p in zip(CORRECT_KEYS, (weak_p, ceil_p, final), strict=True)}
     if len(final):
         scores.weak_agreement = float(np.mean((final > 0.5) == (weak_p > 0.5)))
         scores.confidence = float(np.mean(np.abs(2 * final - 1)))
         scores.positive_rate, scores.spread = float(np.mean(final > 0.5)), float(np.std(final))
     return scores
+
+
+def _bits(p: np.ndarray, y: np.ndarray) -> str:
+    """Per example, "1" where P(label=1) thresholded at 0.5 is right (as `accuracy` counts it)."""
+    return "".join("1" if ok else "0" for ok in (np.asarray(p) > 0.5).astype(int) == np.asarray(y))
 
 
 def score_seed(spec: ExperimentSpec, seed: int, preds: SeedPredictions) -> SeedResult:

@@ -50,13 +50,23 @@ class PGR:
         return f"{self.value:.3f}"
 
 
-# Below one point of accuracy the gap is within the split's sampling noise: PGR would be noise over noise
-# (a 0.002 gap turns a 0.04 accuracy change into PGR 18), so such a setup is reported as degenerate.
+# A gap inside the split's sampling noise makes PGR noise over noise (a 0.002 gap turns a 0.04 accuracy
+# change into PGR 18), so such a setup is reported as degenerate. The bound is one standard error of a
+# difference of two accuracies near 0.5 on n examples, sqrt(2 · 0.25 / n): 0.032 on 500 examples,
+# 0.018 on 1,500, 0.125 on 32. MIN_GAP is the floor (and the bound when the split size is unknown).
 MIN_GAP = 0.01
 
 
+def min_gap(n: int | None) -> float:
+    """The smallest ceiling − weak gap that is not sampling noise on a split of `n` examples."""
+    if not n:
+        return MIN_GAP
+    return max(MIN_GAP, math.sqrt(0.5 / n))
+
+
 def pgr(weak: float, ceiling: float, w2s: float, min_gap: float = MIN_GAP) -> PGR:
-    """(w2s − weak) / (ceiling − weak); degenerate (value None) when ceiling − weak ≤ min_gap."""
+    """(w2s − weak) / (ceiling − weak); degenerate (value None) when ceiling − weak ≤ min_gap
+    (pass `min_gap(n)` for a split of n examples)."""
     if not ceiling - weak > min_gap:
         return PGR(None, weak, ceiling, w2s)
     return PGR((w2s - weak) / (ceiling - weak), weak, ceiling, w2s)

@@ -22,6 +22,9 @@ def result(pgrs: list[float], w2s: list[float] | None = None, status: str = "ok"
     return ExperimentResult("t", "a→b", "probe", "m", list(range(len(pgrs))), {}, status, 0.0, seeds)
 
 
+GOOD, SHUFFLED = [0.30, 0.32, 0.29, 0.31, 0.30], [-0.72, -0.70, -0.75, -0.71, -0.73]
+NOISY, NOISY_SHUFFLED = [0.30, -0.10, 0.50, 0.05, 0.45], [0.25, 0.20, 0.35, 0.15, 0.30]
+
 OUTCOME = Outcome(hypothesis_id=1, experiment_id=1, method="aux_conf", status="ok")
 
 
@@ -34,22 +37,22 @@ def test_one_seed_is_inconclusive_not_does_not_depend_on_weak_labels() -> None:
     out = check(result([0.30]), result([-0.72]))
     checks, flags = out["checks"], out["flags"]
     assert isinstance(checks, dict) and isinstance(flags, list)
-    assert checks["weak_labels"].startswith("weak-label dependence inconclusive (1 seed; ≥ 3 needed)")
-    assert checks["seed_spread"] == "seed spread inconclusive (1 seed; ≥ 3 needed)"
+    assert checks["weak_labels"].startswith("weak-label dependence inconclusive (1 seed; ≥ 5 needed)")
+    assert checks["seed_spread"] == "seed spread inconclusive (1 seed; ≥ 5 needed)"
     assert not any("depend on the weak labels" in f for f in flags)
     json.dumps(out, allow_nan=False)  # stored in a JSON column: PostgreSQL's json rejects NaN
 
 
-def test_two_seeds_are_inconclusive_too() -> None:
-    out = check(result([0.30, 0.35]), result([-0.72, -0.70]))
+def test_four_seeds_are_inconclusive_too() -> None:
+    out = check(result([0.30, 0.35, 0.31, 0.33]), result([-0.72, -0.70, -0.71, -0.74]))
     checks = out["checks"]
     assert isinstance(checks, dict)
-    assert all(v.startswith(("weak-label dependence inconclusive (2 seeds", "seed spread inconclusive (2 seeds",
-                             "w2s above weak inconclusive (2 seeds")) for v in checks.values())  # fmt: skip
+    assert all(v.startswith(("weak-label dependence inconclusive (4 seeds", "seed spread inconclusive (4 seeds",
+                             "w2s above weak inconclusive (4 seeds")) for v in checks.values())  # fmt: skip
 
 
-def test_three_seeds_far_above_shuffled_depend_on_weak_labels() -> None:
-    out = check(result([0.30, 0.32, 0.29]), result([-0.72, -0.70, -0.75]))
+def test_five_seeds_far_above_shuffled_depend_on_weak_labels() -> None:
+    out = check(result(GOOD), result(SHUFFLED))
     checks, flags = out["checks"], out["flags"]
     assert isinstance(checks, dict)
     assert checks["weak_labels"].startswith("ok: PGR depends on the weak labels")
@@ -57,8 +60,8 @@ def test_three_seeds_far_above_shuffled_depend_on_weak_labels() -> None:
     assert flags == []
 
 
-def test_three_seeds_no_better_than_shuffled_are_flagged() -> None:
-    out = check(result([0.30, 0.10, 0.50]), result([0.25, 0.20, 0.35]))
+def test_five_seeds_no_better_than_shuffled_are_flagged() -> None:
+    out = check(result(NOISY), result(NOISY_SHUFFLED))
     flags = out["flags"]
     assert isinstance(flags, list)
     assert any(
@@ -67,7 +70,7 @@ def test_three_seeds_no_better_than_shuffled_are_flagged() -> None:
 
 
 def test_a_failed_shuffle_run_leaves_the_check_open() -> None:
-    out = check(result([0.3, 0.3, 0.3]), result([], status="failed"))
+    out = check(result([0.3] * 5), result([], status="failed"))
     checks = out["checks"]
     assert (
         isinstance(checks, dict)
@@ -77,8 +80,8 @@ def test_a_failed_shuffle_run_leaves_the_check_open() -> None:
 
 
 def test_w2s_below_weak_is_flagged_with_both_numbers_and_the_ci() -> None:
-    w2s = [0.60, 0.61, 0.62]  # below the weak model's 0.63 on every seed (negative PGR)
-    out = check(result([-0.23, -0.15, -0.08], w2s), result([-0.9, -0.8, -0.95]))
+    w2s = [0.60, 0.61, 0.62, 0.60, 0.62]  # below the weak model's 0.63 on every seed (negative PGR)
+    out = check(result([-0.23, -0.15, -0.08, -0.23, -0.15], w2s), result(SHUFFLED))
     flags = out["flags"]
     assert isinstance(flags, list)
     (flag,) = [f for f in flags if "is not above the weak model" in f]
@@ -86,21 +89,21 @@ def test_w2s_below_weak_is_flagged_with_both_numbers_and_the_ci() -> None:
 
 
 def test_w2s_above_weak_needs_a_ci_clear_of_zero() -> None:
-    noisy = check(result([0.30, 0.10, 0.50]), result([0.25, 0.20, 0.35]))
+    noisy = check(result(NOISY), result(NOISY_SHUFFLED))
     flags = noisy["flags"]
     assert isinstance(flags, list) and any("not clearly above the weak model" in f for f in flags)
 
 
 def test_w2s_clearly_above_weak_is_not_flagged_and_one_seed_below_weak_is() -> None:
-    ok = check(result([0.30, 0.32, 0.29]), result([-0.72, -0.70, -0.75]))
+    ok = check(result(GOOD), result(SHUFFLED))
     assert isinstance(ok["checks"], dict) and ok["checks"]["above_weak"].startswith("ok")
     one = check(result([-0.2]), result([-0.9]))
     flags = one["flags"]
     assert isinstance(flags, list) and any("not above the weak model" in f and "1 seed" in f for f in flags)
 
 
-def test_wide_seed_spread_over_three_seeds_is_flagged() -> None:
-    out = check(result([0.9, -0.1, 0.4]), result([-0.72, -0.70, -0.75]))
+def test_wide_seed_spread_over_five_seeds_is_flagged() -> None:
+    out = check(result([0.9, -0.1, 0.4, 0.8, 0.0]), result(SHUFFLED))
     flags = out["flags"]
     assert isinstance(flags, list) and any(f.startswith("seed spread is wide") for f in flags)
     assert not math.isnan(float(out["test_pgr"]))  # type: ignore[arg-type]

@@ -26,27 +26,28 @@ def test_paired_comparison_verdicts():
     assert paired_comparison({s: v - 0.2 for s, v in base.items()}, base).verdict == "worse"
     noisy = {s: v + (0.05 if s % 2 else -0.05) for s, v in base.items()}
     assert paired_comparison(noisy, base).verdict == "inside noise"
-    assert paired_comparison({0: 1.0}, {0: 0.0}).verdict == "inconclusive (1 seed; ≥ 3 needed)"
+    assert paired_comparison({0: 1.0}, {0: 0.0}).verdict == "inconclusive (1 seed; ≥ 5 needed)"
     # only shared seeds are compared
     assert paired_comparison({0: 1.0, 1: 1.0, 9: 5.0}, {0: 0.0, 1: 0.0}).diff.n == 2
 
 
-def test_fewer_than_three_seeds_never_better_whatever_the_gap():
-    # issue 9: one seed, test PGR 0.30 vs -0.72 shuffled; two seeds both far ahead: no verdict either way
-    assert paired_comparison({0: 0.30}, {0: -0.72}).verdict == "inconclusive (1 seed; ≥ 3 needed)"
-    two = paired_comparison({0: 0.30, 1: 0.35}, {0: -0.72, 1: -0.70})
-    assert two.verdict == "inconclusive (2 seeds; ≥ 3 needed)" and not two.better
+def test_fewer_than_five_seeds_never_better_whatever_the_gap():
+    # issue 9: one seed, test PGR 0.30 vs -0.72 shuffled; issue 12: 3/3 wins is a sign test at p = 0.125
+    assert paired_comparison({0: 0.30}, {0: -0.72}).verdict == "inconclusive (1 seed; ≥ 5 needed)"
+    four = paired_comparison({s: 0.30 + 0.01 * s for s in range(4)}, {s: -0.72 for s in range(4)})
+    assert four.verdict == "inconclusive (4 seeds; ≥ 5 needed)" and not four.better
     assert paired_comparison({0: -0.72, 1: -0.70}, {0: 0.30, 1: 0.35}).verdict.startswith("inconclusive")
 
 
-def test_three_wins_are_not_better_unless_the_interval_clears_zero():
-    # 3 of 3 wins happen by chance one time in 8: small noisy gains stay inside noise ...
-    noisy = paired_comparison({0: 0.40, 1: 0.31, 2: 0.52}, {0: 0.30, 1: 0.30, 2: 0.30})
-    assert (noisy.wins, noisy.losses) == (3, 0) and noisy.verdict == "inside noise"
+def test_five_wins_are_not_better_unless_the_interval_clears_zero():
+    # 5 of 5 wins happen by chance one time in 32: small noisy gains stay inside noise ...
+    noisy = paired_comparison({0: 0.40, 1: 0.31, 2: 0.52, 3: 0.301, 4: 0.33}, {s: 0.30 for s in range(5)})
+    assert (noisy.wins, noisy.losses) == (5, 0) and noisy.verdict == "inside noise"
     assert noisy.diff.lo < 0 < noisy.diff.hi
-    # ... while a large, consistent gain over three seeds is better (and the mirror image worse)
-    assert paired_comparison({0: 0.30, 1: 0.32, 2: 0.29}, {0: -0.72, 1: -0.70, 2: -0.75}).better
-    assert paired_comparison({0: -0.72, 1: -0.70, 2: -0.75}, {0: 0.30, 1: 0.32, 2: 0.29}).verdict == "worse"
+    # ... while a large, consistent gain over five seeds is better (and the mirror image worse)
+    good, bad = [0.30, 0.32, 0.29, 0.31, 0.30], [-0.72, -0.70, -0.75, -0.71, -0.73]
+    assert paired_comparison(dict(enumerate(good)), dict(enumerate(bad))).better
+    assert paired_comparison(dict(enumerate(bad)), dict(enumerate(good))).verdict == "worse"
 
 
 def test_t_interval_is_wider_than_the_percentile_bootstrap_for_few_seeds():
