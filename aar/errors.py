@@ -38,3 +38,8 @@ class InfraError(AarError):
     """An infrastructure fault (engine missing, image missing, disk full); message says how to fix it."""
 
     exit_code = 3
+
+
+class LLMUnreachableError(InfraError):
+    """The study's LLM cannot be used: unreachable through every transport retry, or refusing every request
+    for a reason retrying cannot fix. The study cannot go on; it ends failed, with this message as reason."""

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from aar.llm.base import LLMResponse, Message
+from aar.llm.modes import StructuredMode
 from aar.llm.parsing import ParseResult, parse_reply
 from aar.llm.pricing import PriceTable
 from aar.llm.retry import RetryPolicy
@@ -16,11 +17,13 @@ from aar.llm.retry import RetryPolicy
 
 @dataclass(frozen=True)
 class AdapterSettings:
-    """Injected into every adapter: prices, the transport retry policy, and the per-request timeout."""
+    """Injected into every adapter: prices, the transport retry policy, the per-request timeout, and the
+    structured-output mode to force (None: auto-detected per endpoint, see aar/llm/modes.py)."""
 
     prices: PriceTable = field(default_factory=PriceTable)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = 300.0
+    structured: StructuredMode | None = None
 
 
 @dataclass(frozen=True)

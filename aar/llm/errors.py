@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aar.errors import AgentError, InfraError, UserError
+from aar.errors import AgentError, LLMUnreachableError, UserError
 
 if TYPE_CHECKING:
     from aar.llm.structured import LLMCallRecord
@@ -14,11 +14,11 @@ class LLMConfigError(UserError):
     """A bad model spec, a missing API key or base URL, or a malformed price file."""
 
 
-class LLMAuthError(UserError):
-    """The provider refused the credentials; the message names the environment variable to fix."""
+class LLMAuthError(UserError, LLMUnreachableError):
+    """The provider refused the credentials; the message names the environment variable to fix (exit 2)."""
 
 
-class LLMRequestError(InfraError):
+class LLMRequestError(LLMUnreachableError):
     """The provider rejected a request for a reason retrying cannot fix (a 4xx other than 408/409/429)."""
 
     def __init__(self, provider: str, status: int | None, detail: str) -> None:
@@ -28,7 +28,7 @@ class LLMRequestError(InfraError):
         self.detail = detail
 
 
-class LLMUnavailableError(InfraError):
+class LLMUnavailableError(LLMUnreachableError):
     """The provider kept failing (429, 5xx, connection errors) through every transport retry."""
 
     def __init__(self, provider: str, status: int | None, attempts: int, detail: str) -> None:
@@ -38,6 +38,15 @@ class LLMUnavailableError(InfraError):
         self.status = status
         self.attempts = attempts
         self.detail = detail
+
+
+class StructuredModeRejected(LLMRequestError):
+    """The server turned down a structured-output mode by name (e.g. llama-cpp-python's HTTP 500 on
+    `response_format: json_schema`): the client steps to the next mode unless the mode was forced."""
+
+    def __init__(self, provider: str, status: int | None, detail: str, mode: str) -> None:
+        super().__init__(provider, status, detail)
+        self.mode = mode
 
 
 class StructuredOutputError(AgentError):

@@ -28,6 +28,11 @@ def schema_name(schema: type[BaseModel]) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", schema.__name__)[:64] or "response"
 
 
+def tool_description(schema: type[BaseModel]) -> str:
+    """What a forced tool/function call is for: the schema's docstring, or a generic line."""
+    return (schema.__doc__ or "").strip() or f"Give the answer as a {schema_name(schema)} object."
+
+
 def schema_instruction(schema: type[BaseModel]) -> str:
     """A prompt paragraph asking for one JSON object that matches the schema."""
     return (

@@ -261,29 +261,57 @@ class FakeOpenAIServer(_FakeServer):
 
     Args:
         script: the steps, one per accepted request.
-        json_schema: accept `response_format` type json_schema (else 400, consuming no step).
-        json_object: accept `response_format` type json_object (else 400, consuming no step).
+        json_schema: accept `response_format` type json_schema (else `reject_status`, consuming no step).
+        json_object: accept `response_format` type json_object (else `reject_status`, consuming no step).
+        tools: accept `tools` (else `reject_status`); a step then answers as the forced function's
+            arguments (a `tool_calls` message), whatever its kind.
+        reject_status: the status of a rejection: 400 like OpenAI and vLLM, 500 like llama-cpp-python.
     """
 
     endpoint = "/chat/completions"
     url_suffix = "/v1"
 
-    def __init__(self, script: Iterable[Step], *, json_schema: bool = True, json_object: bool = True) -> None:
+    def __init__(
+        self,
+        script: Iterable[Step],
+        *,
+        json_schema: bool = True,
+        json_object: bool = True,
+        tools: bool = True,
+        reject_status: int = 400,
+    ) -> None:
         super().__init__(script)
         self.supported = {"json_schema": json_schema, "json_object": json_object, "text": True}
+        self.tools = tools
+        self.reject_status = reject_status
 
     def __enter__(self) -> FakeOpenAIServer:
         super().__enter__()
         return self
 
     def reject(self, body: dict[str, Any]) -> Answer | None:
+        if "tools" in body and not self.tools:
+            return self.error(self.reject_status, "tools are not supported by this server")
         kind = (body.get("response_format") or {}).get("type", "text")
         if self.supported.get(kind, False):
             return None
-        return self.error(400, f"response_format type {kind!r} is not supported by this server")
+        # llama-cpp-python's words (with HTTP 500).
+        allowed = " or ".join(f'"{k}"' for k, ok in self.supported.items() if ok)
+        return self.error(
+            self.reject_status, f"response_format type must be one of {allowed}, but got: {kind}"
+        )
 
     def reply(self, step: Text | ToolCall, body: dict[str, Any], number: int) -> dict[str, Any]:
         content = step.content if isinstance(step, Text) else step.input
+        message: dict[str, Any] = {"role": "assistant", "content": _as_text(content), "refusal": None}
+        if "tools" in body:
+            name = ((body.get("tool_choice") or {}).get("function") or {}).get("name", "respond")
+            call = {
+                "id": f"call_{number}",
+                "type": "function",
+                "function": {"name": name, "arguments": _as_text(content)},
+            }
+            message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
         return {
             "id": f"chatcmpl-fake-{number}",
             "object": "chat.completion",
@@ -292,8 +320,8 @@ class FakeOpenAIServer(_FakeServer):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": _as_text(content), "refusal": None},
-                    "finish_reason": "stop",
+                    "message": message,
+                    "finish_reason": "tool_calls" if "tools" in body else "stop",
                     "logprobs": None,
                 }
             ],
@@ -316,14 +344,16 @@ class FakeAnthropicServer(_FakeServer):
 
     Args:
         script: the steps, one per accepted request.
-        tools: accept requests with `tools` (else 400, consuming no step).
+        tools: accept requests with `tools` (else `reject_status`, consuming no step).
+        reject_status: the status of a rejection.
     """
 
     endpoint = "/v1/messages"
 
-    def __init__(self, script: Iterable[Step], *, tools: bool = True) -> None:
+    def __init__(self, script: Iterable[Step], *, tools: bool = True, reject_status: int = 400) -> None:
         super().__init__(script)
         self.tools = tools
+        self.reject_status = reject_status
 
     def __enter__(self) -> FakeAnthropicServer:
         super().__enter__()
@@ -332,7 +362,7 @@ class FakeAnthropicServer(_FakeServer):
     def reject(self, body: dict[str, Any]) -> Answer | None:
         if self.tools or "tools" not in body:
             return None
-        return self.error(400, "tools are not supported by this server")
+        return self.error(self.reject_status, "tools are not supported by this server")
 
     def reply(self, step: Text | ToolCall, body: dict[str, Any], number: int) -> dict[str, Any]:
         if isinstance(step, ToolCall):

@@ -72,7 +72,7 @@ def test_rejected_tools_fall_back_to_json_text(anthropic_client: Build) -> None:
     with FakeAnthropicServer([Text(f"```json\n{json.dumps(GOOD)}\n```"), Text(GOOD)], tools=False) as server:
         client = anthropic_client(server.base_url)
         complete_structured(client, MESSAGES, Hypothesis, node="propose")
-        assert client.structured_mode == "text"
+        assert client.structured_mode == "json_object"
         complete_structured(client, MESSAGES, Hypothesis, node="propose")
     assert ["tools" in r.body for r in server.requests] == [True, False, False]
     assert '"expected_pgr_gain"' in server.requests[1].body["system"]

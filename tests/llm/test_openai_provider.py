@@ -89,15 +89,16 @@ def test_rejected_json_schema_falls_back_to_json_mode_and_remembers(openai_clien
     assert system["role"] == "system" and '"expected_pgr_gain"' in system["content"]
 
 
-def test_server_without_response_format_gets_schema_in_prompt(openai_client: Build) -> None:
-    with FakeOpenAIServer(
-        [Text(f"Here you go: {json.dumps(GOOD)}")], json_schema=False, json_object=False
-    ) as server:
+def test_server_without_response_format_gets_a_forced_function_call(openai_client: Build) -> None:
+    with FakeOpenAIServer([Text(GOOD)], json_schema=False, json_object=False) as server:
         client = openai_client(server.base_url)
         result = complete_structured(client, MESSAGES, Hypothesis, node="propose")
     assert result.expected_pgr_gain == pytest.approx(0.2)
-    assert client.structured_mode == "text"
-    assert "response_format" not in server.requests[-1].body
+    assert client.structured_mode == "tools"
+    last = server.requests[-1].body
+    assert "response_format" not in last
+    assert last["tools"][0]["function"]["parameters"] == Hypothesis.model_json_schema()
+    assert last["tool_choice"] == {"type": "function", "function": {"name": "Hypothesis"}}
 
 
 def test_429_honours_retry_after(openai_client: Build, sleeps: list[float]) -> None:

@@ -1,0 +1,104 @@
+"""Structured-output modes: how a client asks an endpoint for JSON, and which one an endpoint accepts.
+
+    json_schema   `response_format: {"type": "json_schema", ...}` (OpenAI, vLLM)
+    json_object   JSON mode (`response_format: {"type": "json_object"}`, Anthropic: JSON in the text), the
+                  schema in the system prompt (llama.cpp, Ollama, most local servers)
+    tools         a forced tool/function call whose parameters are the schema (Anthropic's default)
+
+A client starts at its provider's first mode. The first error (any 4xx/5xx) whose message names the mode
+(`response_format`, `json_schema`, `tool`, ...) moves it to the next one, for good: later calls go
+straight there. A forced mode (`--llm-structured`, `AdapterSettings.structured`) never moves; its
+rejection is reported. A mode rejection is never retried as a transient failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal, get_args
+
+from aar.llm.errors import LLMConfigError, StructuredModeRejected
+
+log = logging.getLogger(__name__)
+
+StructuredMode = Literal["json_schema", "json_object", "tools"]
+STRUCTURED_MODES: tuple[StructuredMode, ...] = get_args(StructuredMode)
+# What a provider tries, in order, when no mode is forced.
+AUTO_ORDER: dict[str, tuple[StructuredMode, ...]] = {
+    "openai": ("json_schema", "json_object", "tools"),
+    "openai-compatible": ("json_schema", "json_object", "tools"),
+    "anthropic": ("tools", "json_object"),
+}
+# Words by which an error message names a mode (lower case).
+MODE_WORDS: dict[StructuredMode, tuple[str, ...]] = {
+    "json_schema": ("response_format", "json_schema", "json schema", "response format"),
+    "json_object": ("response_format", "json_object", "json mode", "response format"),
+    "tools": ("tool", "function"),
+}
+
+
+def names_mode(detail: str, mode: StructuredMode) -> bool:
+    """Whether an error message names the structured-output mode that was asked for."""
+    text = detail.lower()
+    return any(word in text for word in MODE_WORDS[mode])
+
+
+def parse_mode(text: str) -> StructuredMode | None:
+    """`auto` (or empty) → None, else one of STRUCTURED_MODES.
+
+    Raises:
+        LLMConfigError: an unknown mode (the message lists the known ones).
+    """
+    if text in ("", "auto"):
+        return None
+    if text not in STRUCTURED_MODES:
+        raise LLMConfigError(
+            f"unknown structured-output mode {text!r}; use auto, {', '.join(STRUCTURED_MODES)}"
+        )
+    return text  # type: ignore[return-value]  # checked against the Literal's values just above
+
+
+class ModeChoice:
+    """One endpoint's structured-output mode: forced, or the first of its provider's order it accepts."""
+
+    def __init__(self, provider: str, forced: StructuredMode | None = None) -> None:
+        order = AUTO_ORDER[provider]
+        if forced is not None and forced not in order:
+            raise LLMConfigError(
+                f"{provider} does not support structured-output mode {forced!r}; use {', '.join(order)}"
+            )
+        self.provider = provider
+        self.forced = forced
+        self._order = (forced,) if forced is not None else order
+        self._index = 0
+
+    @property
+    def current(self) -> StructuredMode:
+        """The mode the next structured call uses."""
+        return self._order[self._index]
+
+    def step_down(self, rejection: StructuredModeRejected) -> None:
+        """Move to the next mode after `rejection`; re-raise it if the mode was forced or was the last.
+
+        Raises:
+            StructuredModeRejected: no other mode to try (its message says how to force one).
+        """
+        if self._index + 1 >= len(self._order):
+            if self.forced is None:
+                raise rejection
+            raise StructuredModeRejected(
+                rejection.provider,
+                rejection.status,
+                f"{rejection.detail} (structured-output mode {self.forced!r} was forced; try another with "
+                f"--llm-structured {' | '.join(m for m in AUTO_ORDER[self.provider] if m != self.forced)}, "
+                "or auto)",
+                rejection.mode,
+            ) from rejection
+        self._index += 1
+        log.warning(
+            "%s rejected %s structured output (HTTP %s: %s); using %s from now on",
+            self.provider,
+            rejection.mode,
+            rejection.status,
+            rejection.detail[:200],
+            self.current,
+        )
