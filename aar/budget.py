@@ -7,15 +7,25 @@ launches hold a reservation, so parallel launches cannot together overrun a limi
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from aar.errors import AarError
-from aar.store import Store, budget_used, charge_budget
+from aar.errors import AarError, UserError
+from aar.progress import fmt_seconds
+
+if TYPE_CHECKING:  # the store is imported where it is used: `aar run` checks budgets before it loads
+    from aar.store import Store
+    from aar.store.queries import BudgetLine
 
 KINDS = ("usd", "tokens", "device_seconds", "experiments")
+# A job's wall-clock limit when no deadline is near, and the least worth starting a job with.
+DEFAULT_WALL_S = 3600.0
+MIN_WALL_S = 5.0
 
 
 class BudgetExceeded(AarError):
@@ -55,10 +65,14 @@ class Budget:
     clock: Callable[[], float] = time.time
     # Experiments kept back from search launches for the study's final checks (charged, never checked).
     hold_back: int = 0
+    # Seconds before the deadline kept back for finalize and the report: search stops this much earlier.
+    finalize_reserve_s: float = 0.0
     _reserved: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def used(self) -> dict[str, float]:
+        from aar.store import budget_used
+
         with self.store.session() as session:
             used = budget_used(session=session, study_id=self.study_id)
         return {kind: used.get(kind, 0.0) for kind in KINDS}
@@ -71,9 +85,7 @@ class Budget:
             left[kind] = (
                 None if limit is None else max(0.0, limit - used[kind] - self._reserved.get(kind, 0.0))
             )
-        left["deadline_s"] = (
-            None if self.limits.deadline is None else max(0.0, self.limits.deadline - self.clock())
-        )
+        left["deadline_s"] = self.search_seconds_left()
         return left
 
     def exhausted(self) -> str | None:
@@ -83,13 +95,13 @@ class Budget:
             limit = getattr(self.limits, kind)
             if limit is not None and used[kind] >= limit:
                 return kind
-        if self.limits.deadline is not None and self.clock() >= self.limits.deadline:
+        if self.search_seconds_left() == 0.0:
             return "deadline"
         return None
 
     def _check(self, estimates: dict[str, float]) -> None:
-        if self.limits.deadline is not None and self.clock() >= self.limits.deadline:
-            raise BudgetExceeded("deadline", "the study's deadline has passed")
+        if self.search_seconds_left() == 0.0:
+            raise BudgetExceeded("deadline", self._deadline_detail())
         used = self.used()
         for kind, amount in estimates.items():
             limit = getattr(self.limits, kind)
@@ -125,6 +137,8 @@ class Budget:
         self, kind: str, amount: float, *, key: str, what_for: str = "", experiment_id: int | None = None
     ) -> None:
         """Add a ledger row (idempotent per `key`)."""
+        from aar.store import charge_budget
+
         with self.store.session() as session:
             charge_budget(
                 session=session, study_id=self.study_id, kind=kind, amount=amount, key=key, what_for=what_for,
@@ -134,3 +148,104 @@ class Budget:
     def seconds_left(self) -> float | None:
         """Until the deadline (a running job is killed there), or None."""
         return None if self.limits.deadline is None else max(0.0, self.limits.deadline - self.clock())
+
+    def search_seconds_left(self) -> float | None:
+        """Until search must stop: the deadline less the time reserved for finalize and the report."""
+        left = self.seconds_left()
+        return None if left is None else max(0.0, left - self.finalize_reserve_s)
+
+    def wall_limit(self, *, final: bool, default_s: float = DEFAULT_WALL_S) -> float:
+        """A job's wall-clock limit: `default_s`, clamped to the time its phase has left.
+
+        Raises BudgetExceeded("deadline") when no time is left at all.
+        """
+        left = self.seconds_left() if final else self.search_seconds_left()
+        if left is None:
+            return default_s
+        if left < MIN_WALL_S:
+            raise BudgetExceeded("deadline", self._deadline_detail(final=final))
+        return min(default_s, left)
+
+    def _deadline_detail(self, *, final: bool = False) -> str:
+        if final or self.finalize_reserve_s <= 0:
+            return "the study's deadline has passed"
+        return f"search time is up; the last {fmt_seconds(self.finalize_reserve_s)} are reserved for finalize"
+
+    def lines(self) -> list[BudgetLine]:
+        """Limit, used and left of each kind: the one computation `show`, the report and the terminal share."""
+        from aar.store import Study
+        from aar.store.queries import budget_lines
+
+        with self.store.session() as session:
+            study = session.get(Study, self.study_id)
+            return [] if study is None else budget_lines(session=session, study=study)
+
+    def describe(self) -> str:
+        """One line for the terminal: used and left of each kind (rounded), and the time left."""
+        return "; ".join(describe_lines(self.lines(), now=self.clock()))
+
+
+# Finalize's time: each finalist runs twice (real + shuffled weak labels) on dev and test, which takes
+# about this many times a search job; plus the report's plots and tables.
+FINAL_JOB_FACTOR = 1.5
+REPORT_S = 20.0
+
+
+def finalize_reserve(
+    job_seconds: Iterable[float], finalists: int, fallback_job_s: float, seed_factor: float = 1.0
+) -> float:
+    """Seconds to keep back for finalize: 2 runs per finalist (and the naive baseline on the sealed test)
+    at the median job time seen, scaled by `seed_factor` (finalists may run more seeds), and the report."""
+    times = sorted(t for t in job_seconds if t > 0)
+    per_job = times[len(times) // 2] if times else fallback_job_s
+    jobs = 2 * finalists + 1 if finalists else 0
+    return jobs * FINAL_JOB_FACTOR * seed_factor * per_job + REPORT_S
+
+
+def minimum_experiments(per_round: int, finalists: int) -> int:
+    """The smallest experiment budget that runs one full search round and every finalist check."""
+    return per_round + 2 * finalists
+
+
+def check_minimum(max_experiments: float | None, *, per_round: int, finalists: int) -> None:
+    """Refuse (UserError) an experiment budget that cannot hold one search round plus the finalist checks."""
+    need = minimum_experiments(per_round, finalists)
+    if max_experiments is not None and max_experiments < need:
+        raise UserError(
+            f"--max-experiments {max_experiments:g} is too small: needs at least {need} experiments: "
+            f"one search round ({per_round}, --per-round) plus the finalist checks "
+            f"(2 for each of {finalists} finalists)"
+        )
+
+
+def fmt_amount(kind: str, value: float) -> str:
+    """A budget amount rounded for people: dollars to the cent, seconds and counts whole."""
+    if kind == "usd":
+        return f"${value:.2f}"
+    if math.isfinite(value) and kind in ("tokens", "experiments", "device_seconds"):
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def describe_lines(lines: Iterable[BudgetLine], *, now: float) -> list[str]:
+    """Budget lines as people read them: `experiments: 3 used of 16, 13 left`, `deadline: 05:12 UTC (8m 03s left)`."""
+    out = []
+    for line in lines:
+        if line.kind == "deadline":
+            if line.limit is not None:
+                when = datetime.fromtimestamp(line.limit, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                left = line.limit - now
+                out.append(
+                    f"deadline: {when} ({fmt_seconds(left)} left)"
+                    if left > 0
+                    else f"deadline: {when} (passed)"
+                )
+            continue
+        used = fmt_amount(line.kind, line.used)
+        if line.limit is None or line.left is None:
+            out.append(f"{line.kind}: {used} used, no limit")
+        else:
+            out.append(
+                f"{line.kind}: {used} used of {fmt_amount(line.kind, line.limit)}, {fmt_amount(line.kind, line.left)} left"
+            )
+    return out

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from aar.sandbox import Job, select_sandbox
 from aar.sandbox.base import Sandbox
@@ -60,7 +61,10 @@ def sandbox_runner(
     return run
 
 
-RunnerFactory = Callable[[tuple[str, ...]], JobRunner]
+class RunnerFactory(Protocol):
+    """A job runner bound to a slot's devices, with the job's wall-clock limit (clamped to the deadline)."""
+
+    def __call__(self, devices: tuple[str, ...], timeout_s: float = Limits.timeout_s) -> JobRunner: ...
 
 
 def runner_factory(
@@ -71,14 +75,22 @@ def runner_factory(
     choice = select_sandbox(kind, unsafe_local=unsafe_local)
     if announce:
         announce(f"sandbox: {choice.kind} ({choice.why})")
-    return (lambda devices: sandbox_runner(choice.sandbox, choice.kind, devices=devices)), choice.kind
+
+    def factory(devices: tuple[str, ...], timeout_s: float = Limits.timeout_s) -> JobRunner:
+        return sandbox_runner(choice.sandbox, choice.kind, Limits(timeout_s=timeout_s), devices=devices)
+
+    return factory, choice.kind
 
 
 def local_runner_factory() -> RunnerFactory:
     """Job runners on the local sandbox, for trusted library code when no sandbox is available: a plain
     subprocess, but with the sandboxes' scrubbed environment (no API keys, no AAR_* settings)."""
     sandbox = LocalSandbox()
-    return lambda devices: sandbox_runner(sandbox, "local", devices=devices, trusted=True)
+
+    def factory(devices: tuple[str, ...], timeout_s: float = Limits.timeout_s) -> JobRunner:
+        return sandbox_runner(sandbox, "local", Limits(timeout_s=timeout_s), devices=devices, trusted=True)
+
+    return factory
 
 
 def experiment_runner(

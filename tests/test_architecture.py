@@ -19,7 +19,7 @@ TEMPLATES = REPO / "experiment_templates"
 # Layer of each top-level part of aar (higher imports lower, never the reverse). `<pkg>/commands.py` and
 # `w2s_commands.py` are the CLI's subcommands and belong to the cli layer, whatever package holds them.
 LAYERS: dict[str, int] = {
-    "aar": 0, "config": 0, "errors": 0,  # the base: settings and the error tree
+    "aar": 0, "config": 0, "errors": 0, "progress": 0,  # the base: settings, the error tree, progress
     "w2s": 1, "store": 1,  # the trusted science core and the store: nothing of the agent, LLM or sandbox
     "sandbox": 2,  # runs untrusted code; knows no agent, no LLM
     "budget": 3, "llm": 3, "recording": 3, "scheduler": 3,

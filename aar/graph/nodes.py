@@ -21,6 +21,7 @@ from aar.graph.audit import audit_source
 from aar.graph.finalize import finalize  # noqa: F401 - a node, assembled by the builder
 from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Outcome, StudyState
+from aar.progress import fmt_seconds
 from aar.recording import finish_record, method_label, record_result, start_record
 from aar.researchers.base import ResearchView, degenerate, prediction_signals, score_of
 from aar.researchers.feedback import Released, dev_feedback
@@ -37,7 +38,7 @@ from aar.store import (
     record_audit_finding,
     update_hypothesis,
 )
-from aar.w2s.experiment import ExperimentResult, ExperimentSpec, naive_baseline
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec
 from aar.w2s.stats import MIN_SEEDS, paired_comparison
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def plan(state: StudyState, rt: Runtime) -> Update:
             "plan",
             f"baselines: weak {state.config.pair.split('→')[0]}, ceiling and naive on {state.config.task}",
         )
-        naive = naive_baseline(rt.setup, list(range(state.config.seeds)))
+        naive = rt.naive_baseline(list(range(state.config.seeds)))  # shown as progress, timed
         nexp = record_result(
             rt.store,
             study_id=rt.study_id,
@@ -156,8 +157,8 @@ def plan(state: StudyState, rt: Runtime) -> Update:
         )
         update["naive"] = outcome_from(naive, nexp, None, rt.library["naive"])
         update["best"] = update["naive"]  # the study's best is never worse than the baseline it started from
-        rt.event("plan", f"naive PGR on dev: {update['naive'].dev_pgr}", experiment_id=nexp)
-    reserve = 2 * state.config.finalists
+        rt.event("plan", f"naive PGR on dev: {_num(update['naive'].dev_pgr)}", experiment_id=nexp)
+    reserve, reserve_s = 2 * state.config.finalists, rt.reserve_finalize()
     left = rt.budget.remaining()
     if (exhausted := rt.budget.exhausted()) or (
         left["experiments"] is not None and left["experiments"] <= reserve
@@ -168,11 +169,14 @@ def plan(state: StudyState, rt: Runtime) -> Update:
     elif state.round >= state.config.max_rounds:
         update["stop_reason"] = f"reached {state.config.max_rounds} rounds"
     else:
-        rt.event(
-            "plan",
-            f"round {state.round + 1}: budget left {json.dumps({k: v for k, v in left.items() if v is not None})}",
-        )
+        kept = f"; {fmt_seconds(reserve_s)} kept for finalize" if rt.budget.limits.deadline else ""
+        rt.event("plan", f"round {state.round + 1}: budget {rt.budget.describe()}{kept}")
     return update
+
+
+def _num(value: float | None) -> str:
+    """A score rounded for people (the store keeps full precision)."""
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def route_after_plan(state: StudyState) -> Literal["propose", "finalize"]:
@@ -232,6 +236,8 @@ def audit(state: StudyState, rt: Runtime) -> Update:
 
     Every rejection is recorded in the store (`audit_finding`); a hypothesis given up after
     rejections is marked "rejected by audit: <first problem>"."""
+    if limit := rt.budget.exhausted():  # past the search deadline: no smoke runs, on to finalize
+        return {"stop_reason": f"budget: {limit}"}
     out, rejected = [], set[int]()
     for c in state.candidates:
         if c.status != "implemented":

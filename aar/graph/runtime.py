@@ -8,25 +8,36 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aar.budget import Budget, Limits
+from aar.budget import DEFAULT_WALL_S, Budget, BudgetExceeded, Limits, finalize_reserve
 from aar.config import Settings, StudyConfig
 from aar.errors import InfraError, UserError
+from aar.progress import Phase, Progress, Reporter, fmt_seconds
 from aar.researchers.base import Researcher
 from aar.scheduler import DevicePool, RunnerFactory, local_runner_factory, runner_factory
 from aar.store import AgentEventBase, Store, record_event
-from aar.w2s.experiment import ExperimentResult, ExperimentSpec, empty_result, run_experiment
+from aar.w2s.baselines import ceiling, weak_labels
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec, empty_result, naive_baseline, run_experiment
 from aar.w2s.ladder import parse_pair
+from aar.w2s.models import check_rungs
 from aar.w2s.setup import Setup
 from aar.w2s.splits import SplitSizes
+from aar.w2s.stats import MIN_SEEDS
 from aar.w2s.templates import LIBRARY_METHODS, get_template, method_meta
 
 log = logging.getLogger(__name__)
 SMOKE_SIZES = SplitSizes(weak_train=48, w2s_train=96, dev=32, test=32)
 Display = Callable[[str, str], None]
+# A researcher call is shown as progress only once it has taken this long (a slow LLM call).
+SLOW_CALL_S = 5.0
+# Cached work (embeddings, baselines) is shown only when it takes this long (i.e. is really computed).
+QUIET_S = 1.0
+# A job's duration before any similar job finished (its ETA), and finalize's estimate per job then.
+FALLBACK_JOB_S = 30.0
 
 
 @dataclass
@@ -47,29 +58,107 @@ class Runtime:
     display: Display = lambda node, message: None
     library: dict[str, str] = field(default_factory=dict)
     library_spaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A safe point between jobs: raises `control.StopRequested` once the study was asked to stop.
+    check_stop: Callable[[], None] = lambda: None
+    progress: Progress = field(default_factory=Progress)
+    # Wall seconds of the jobs finished so far, per role (search, smoke, final): the ETA of the next one.
+    durations: dict[str, list[float]] = field(default_factory=dict)
+    _phase: Phase | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.display, Reporter):  # the CLI's display carries the progress to report to
+            self.progress = self.display.progress
+        self.researcher = TimedResearcher(self.researcher, self.progress)
+        for setup in (self.setup, self.smoke_setup):
+            setup.progress = self._embedded
+        self.durations = job_durations(self.store, self.study_id)
 
     @property
     def slots(self) -> int:
         return self.pool.size
 
-    def run(self, spec: ExperimentSpec) -> ExperimentResult:
+    def run(self, spec: ExperimentSpec, *, role: str = "search") -> ExperimentResult:
         """Run one experiment on a free slot (its GPU, or a CPU slot), through the sandbox.
 
+        Its wall-clock limit is clamped to the time its phase has left (search stops before the time kept
+        for finalize; finalize's jobs, role "final", run to the deadline): a job still running there is
+        killed and ends `timeout`, saying so. No time left at all: it ends `killed`, never started.
         Anything the job's code or output makes the host raise (other than an infrastructure fault, which
         stops the study for `aar resume`) becomes a failed result with a one-line error, so a hostile
         method can fail its experiment but never the study.
         """
         started = time.monotonic()
-        with self.pool.slot() as devices:
+        try:
+            wall = self.budget.wall_limit(final=role == "final")
+        except BudgetExceeded as exc:
+            return empty_result(spec, "killed", f"not started: {exc}")
+        label = f"job ({role}): {spec.method_name}, {len(spec.seeds)} seed(s)"
+        with self.pool.slot() as devices, self.progress.phase(label, eta_s=self.eta(role)):
             try:
-                result = run_experiment(spec, self.runner_for(devices))
+                result = run_experiment(spec, self.runner_for(devices, timeout_s=wall))
             except InfraError:
                 raise
             except Exception as exc:  # logged with its traceback, reported as the result
                 log.exception("experiment %s failed on the host", spec.method_name)
                 result = empty_result(spec, "failed", host_error(exc), time.monotonic() - started)
         result.sandbox = self.sandbox_kind
+        if result.status == "timeout" and wall < DEFAULT_WALL_S:
+            result.error = f"{deadline_kill(wall)}\n{result.error}"
+        elif result.job_seconds > 0:
+            self.durations.setdefault(role, []).append(result.job_seconds)
         return result
+
+    def eta(self, role: str) -> float | None:
+        """The median wall time of this study's finished jobs of the same role, if any."""
+        times = sorted(self.durations.get(role, []))
+        return times[len(times) // 2] if times else None
+
+    def reserve_finalize(self) -> float:
+        """Keep back finalize's time before the deadline (from the search jobs timed so far); returns it."""
+        final = self.durations.get("final", [])
+        seen = final or self.durations.get("search", [])
+        fallback = self.eta("baseline") or FALLBACK_JOB_S
+        seeds = self.config.seeds
+        factor = 1.0 if final else max(seeds, MIN_SEEDS) / seeds  # finalists rerun on >= MIN_SEEDS seeds
+        self.budget.finalize_reserve_s = finalize_reserve(seen, self.config.finalists, fallback, factor)
+        return self.budget.finalize_reserve_s
+
+    def prepare_baselines(self, seeds: list[int]) -> None:
+        """Embeddings, weak supervisors and ceilings (cached after the first study), shown as progress."""
+        setup = self.setup
+        if setup.template.uses_features:
+            for rung in (setup.pair.weak, *setup.pair.intermediates, setup.pair.strong):
+                with self._phase_for(f"embed {rung.name}", len(setup.splits.all_examples())):
+                    setup.features(rung)
+        for seed in seeds:
+            with self._phase_for(f"baselines, seed {seed}: weak model"):
+                weak_labels(setup, seed)
+            with self._phase_for(f"baselines, seed {seed}: ceiling"):
+                ceiling(setup, seed)
+
+    def naive_baseline(self, seeds: list[int]) -> ExperimentResult:
+        """The study's baselines (`prepare_baselines`), then the naive job, timed: finalize's first estimate."""
+        self.prepare_baselines(seeds)
+        started = time.monotonic()
+        with self.progress.phase("baselines: naive weak→strong job", quiet_s=QUIET_S):
+            result = naive_baseline(self.setup, seeds)
+        if (took := time.monotonic() - started) > QUIET_S:
+            self.durations.setdefault("baseline", []).append(took)
+        return result
+
+    @contextmanager
+    def _phase_for(self, label: str, total: float | None = None) -> Iterator[None]:
+        with self.progress.phase(label, total=total, quiet_s=QUIET_S) as phase:
+            self._phase = phase
+            try:
+                yield
+            finally:
+                self._phase = None
+
+    def _embedded(self, label: str, done: int, total: int) -> None:
+        """The setups' embedding callback: moves the open phase's bar."""
+        if self._phase is not None:
+            self._phase.update(done=done)
 
     def event(self, node: str, message: str, **data: Any) -> None:
         """Record one agent step in the store (for `aar log`) and show it."""
@@ -84,6 +173,62 @@ class Runtime:
                 event_in=AgentEventBase(node=node, message=message, hypothesis_id=hyp, experiment_id=exp, cost_usd=cost, data=data),
             )  # fmt: skip
         self.display(node, message)
+
+
+def deadline_kill(wall_s: float) -> str:
+    """The error of a job killed at the study's deadline."""
+    return (
+        f"killed at the study's deadline: its wall-clock limit was clamped to the {fmt_seconds(wall_s)} left"
+    )
+
+
+def job_durations(store: Store, study_id: int) -> dict[str, list[float]]:
+    """Wall seconds of a study's finished jobs per role (so a resumed study keeps its ETAs)."""
+    from sqlmodel import select
+
+    from aar.store import Experiment
+
+    with store.session() as session:
+        rows = session.exec(select(Experiment).where(Experiment.study_id == study_id)).all()
+    out: dict[str, list[float]] = {}
+    for row in rows:
+        if row.status == "ok" and row.device_seconds:
+            role = "final" if str(row.config.get("role", "")).startswith(("final", "ablation")) else "search"
+            out.setdefault(role, []).append(float(row.device_seconds))
+    return out
+
+
+class TimedResearcher:
+    """A researcher whose calls show as progress once they are slow (a local LLM can take minutes)."""
+
+    def __init__(self, inner: Researcher, progress: Progress) -> None:
+        self.inner = inner
+        self.progress = progress
+        self.name = inner.name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @contextmanager
+    def _call(self, step: str) -> Iterator[None]:
+        with self.progress.phase(f"researcher ({self.name}): {step}", quiet_s=SLOW_CALL_S):
+            yield
+
+    def propose(self, view: Any) -> Any:
+        with self._call("propose"):
+            return self.inner.propose(view)
+
+    def implement(self, proposal: Any, observations: list[str], view: Any) -> str:
+        with self._call("implement"):
+            return self.inner.implement(proposal, observations, view)
+
+    def analyze(self, outcome: Any, view: Any) -> str:
+        with self._call("analyze"):
+            return self.inner.analyze(outcome, view)
+
+    def decide(self, view: Any) -> Any:
+        with self._call("decide"):
+            return self.inner.decide(view)
 
 
 def choose_runner(config: StudyConfig, announce: Callable[[str], object] | None) -> tuple[RunnerFactory, str]:
@@ -109,6 +254,7 @@ def host_error(exc: BaseException) -> str:
 def make_setups(config: StudyConfig, settings: Settings) -> tuple[Setup, Setup]:
     template = get_template(config.template, settings.templates_dir)
     pair = parse_pair(config.pair)
+    check_rungs(pair.chain)  # a model missing on this host stops the study before any job
     common = {
         "task": config.task,
         "pair": pair,

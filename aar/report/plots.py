@@ -10,6 +10,7 @@ import io
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from matplotlib.dates import ConciseDateFormatter
 from matplotlib.figure import Figure
@@ -19,6 +20,8 @@ from aar.store.queries import BestSoFarPoint, BurnPoint
 
 SIZE = (6.4, 3.4)
 MAX_POINTS = 2000
+# Best-so-far plot: experiments more than this share of the plot's range below it are clipped.
+CLIP_MARGIN = 0.25
 
 
 def to_svg(fig: Figure) -> str:
@@ -69,21 +72,54 @@ def pgr_curves(curves: Mapping[str, Sequence[tuple[int, float]]], *, split: str)
     return to_svg(fig)
 
 
-def best_so_far(points: Sequence[BestSoFarPoint], *, split: str) -> str:
-    """Each finished experiment's PGR and the best so far, against experiment number."""
-    title = f"Best-so-far PGR ({split})"
-    if not points:
-        return _empty(title)
-    fig = _figure(title)
+class Clipped(NamedTuple):
+    """Experiment points split at `floor`: those shown where they are, and those drawn on the floor."""
+
+    kept: list[tuple[float, float]]
+    clipped: list[tuple[float, float]]
+    floor: float | None  # None: nothing lies far enough below the rest to clip
+
+
+def clip_low(values: Sequence[tuple[float, float]], best: Sequence[float]) -> Clipped:
+    """Clip outliers far below the study's range (e.g. shuffled-label ablations at PGR −1) to a floor,
+    so they do not stretch the axis. The floor sits a quarter of the range below the lower of the
+    best-so-far line and the experiments' lower quartile."""
+    ys = sorted(y for _, y in values)
+    if not ys or not best:
+        return Clipped(list(values), [], None)
+    bottom = min(min(best), ys[len(ys) // 4])
+    span = max(max(max(best), ys[-1]) - bottom, 0.1)
+    floor = bottom - CLIP_MARGIN * span
+    if ys[0] >= floor:
+        return Clipped(list(values), [], None)
+    return Clipped([p for p in values if p[1] >= floor], [p for p in values if p[1] < floor], floor)
+
+
+def best_so_far_figure(points: Sequence[BestSoFarPoint], *, split: str) -> Figure:
+    """The best-so-far figure (see `best_so_far`); outliers far below are drawn on a floor as ▼."""
+    fig = _figure(f"Best-so-far PGR ({split})")
     ax = fig.add_subplot()
     values = _thin([(p.number, p.value) for p in points])
     best = _thin([(p.number, p.best) for p in points])
-    ax.scatter([x for x, _ in values], [y for _, y in values], s=6, color="0.6", label="experiment")
+    shown = clip_low(values, [y for _, y in best])
+    ax.scatter([x for x, _ in shown.kept], [y for _, y in shown.kept], s=6, color="0.6", label="experiment")
+    if shown.floor is not None:
+        ax.scatter(
+            [x for x, _ in shown.clipped], [shown.floor] * len(shown.clipped), marker="v", s=18, color="C1",
+            label=f"{len(shown.clipped)} clipped (below {shown.floor:.2f}; lowest {min(y for _, y in shown.clipped):.2f})",
+        )  # fmt: skip
     ax.step([x for x, _ in best], [y for _, y in best], where="post", color="C3", label="best so far")
     ax.set_xlabel("experiment number")
     ax.set_ylabel("PGR")
     ax.legend(fontsize=7, loc="lower right")
-    return to_svg(fig)
+    return fig
+
+
+def best_so_far(points: Sequence[BestSoFarPoint], *, split: str) -> str:
+    """Each finished experiment's PGR and the best so far, against experiment number."""
+    if not points:
+        return _empty(f"Best-so-far PGR ({split})")
+    return to_svg(best_so_far_figure(points, split=split))
 
 
 def pgr_by_method(rows: Sequence[MethodRow], *, split: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +12,11 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from aar.budget import describe_lines
 from aar.config import Settings
 from aar.errors import UserError
 from aar.store.crud import find_study
@@ -105,13 +107,8 @@ def _print_view(view: StudyView) -> None:
     console.print(f"experiments: {counts}")
     if summary.best:
         console.print(_best_line(summary.best), highlight=False)
-    for line in summary.budget:
-        if line.kind == "deadline" and line.limit is not None:  # a Unix time, not an amount
-            when = datetime.fromtimestamp(line.limit, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-            console.print(f"budget deadline: {when}")
-            continue
-        limit = "no limit" if line.limit is None else f"of {line.limit:g}, {line.left:g} left"
-        console.print(f"budget {line.kind}: {line.used:g} used {limit}")
+    for text in describe_lines(summary.budget, now=time.time()):  # as the study's terminal says it
+        console.print(f"budget {text}", highlight=False)
     console.print(f"LLM calls: {summary.llm_calls} (${summary.llm_cost_usd:.2f})")
     tree = Tree(f"hypotheses ({summary.hypotheses})")
     for node in view.hypotheses:
@@ -139,7 +136,8 @@ def _ci(low: float | None, high: float | None) -> str:
 def _add_node(parent: Tree, node: HypothesisNode) -> None:
     h = node.hypothesis
     runs = f" · experiments {', '.join(map(str, node.experiments))}" if node.experiments else ""
-    branch = parent.add(f"[{h.status}] {h.text}{runs}", highlight=False)
+    why = f" — {escape(h.finding)}" if h.status == "abandoned" and h.finding else ""  # e.g. dropped: budget
+    branch = parent.add(f"[{h.status}] {h.text}{runs}{why}", highlight=False)
     for child in node.children:
         _add_node(branch, child)
 

@@ -46,7 +46,7 @@ def test_host_side_exceptions_become_failed_results(runtime: Runtime, tmp_path: 
 
 
 def test_infrastructure_faults_still_stop_the_study(runtime: Runtime):
-    def broken_engine(devices: tuple[str, ...]):
+    def broken_engine(devices: tuple[str, ...], timeout_s: float = 3600.0):
         raise InfraError("the Docker engine went away")
 
     runtime.runner_for = broken_engine
