@@ -1,7 +1,9 @@
 """Places experiment jobs on sandboxes: adapts the sandbox layer to the science core's job runner.
 
 Untrusted method code always runs through a sandbox chosen by `aar.sandbox.select_sandbox`; the host
-then reads and scores the predictions itself (aar.w2s.experiment).
+then reads and scores the predictions itself (aar.w2s.experiment). Before each job the host resolves the
+job's models to folders (mounted read-only at /models/<role> in Docker and bwrap) and the job runs on the
+devices its slot holds.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Protocol
 
 from aar.sandbox import Job, select_sandbox
 from aar.sandbox.base import Sandbox
+from aar.sandbox.gpus import host_gpus
 from aar.sandbox.local import LocalSandbox
 from aar.w2s.experiment import JobRunner
-from aar.w2s.jobs import JobOutcome
+from aar.w2s.jobs import MODELS_MOUNT, JobOutcome, stage_models
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,19 @@ def sandbox_runner(
     *,
     trusted: bool = False,
 ) -> JobRunner:
-    """A JobRunner that runs each job in `sandbox` with `limits` (`trusted`: library code only)."""
+    """A JobRunner that runs each job in `sandbox` with `limits` on `devices` (`trusted`: library code only).
+
+    The job's models are resolved on the host first: mounted at /models/<role> (Docker, bwrap), or named
+    by host path (local).
+    """
 
     def run(code: Path, data: Path, out: Path) -> JobOutcome:
+        models = stage_models(data, None if kind == "local" else MODELS_MOUNT)
         _readable(code.parent)
         out.rmdir() if out.is_dir() and not any(out.iterdir()) else None
         job = Job(
             code, data, out, timeout_s=limits.timeout_s, memory_mb=limits.memory_mb, cpus=limits.cpus,
-            devices=devices, name="experiment", trusted=trusted,
+            devices=devices, name="experiment", trusted=trusted, models=models,
         )  # fmt: skip
         result = sandbox.run(job)
         tail = "\n".join(x for x in (result.reason, result.stderr[-4000:]) if x)
@@ -113,18 +121,29 @@ class DevicePool:
 
     @classmethod
     def detect(cls, parallel: int) -> DevicePool:
-        """GPUs by id when torch sees any (one job per GPU), else `parallel` CPU slots (at most the cores)."""
-        import torch
-
-        gpus = [str(i) for i in range(torch.cuda.device_count())]
+        """One slot per GPU (its nvidia-smi index; those $CUDA_VISIBLE_DEVICES names, when set) up to
+        `parallel`, else `parallel` CPU slots (at most the cores)."""
+        gpus = visible_gpus()
         if gpus:
             return cls([(g,) for g in gpus[: max(1, parallel)]])
         return cls([()] * max(1, min(parallel, os.cpu_count() or 1)))
 
     @contextmanager
     def slot(self) -> Iterator[tuple[str, ...]]:
+        """Hold one free slot (its device ids; () for a CPU slot) until the block ends."""
         devices = self._free.get()
         try:
             yield devices
         finally:
             self._free.put(devices)
+
+
+def visible_gpus() -> list[str]:
+    """The host's GPU ids for job slots: nvidia-smi indices, restricted to $CUDA_VISIBLE_DEVICES if set
+    (indices there are read in nvidia-smi order, i.e. CUDA_DEVICE_ORDER=PCI_BUS_ID, or UUIDs)."""
+    gpus = host_gpus()
+    wanted = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if wanted is None:
+        return [str(g.index) for g in gpus]
+    names = [w.strip() for w in wanted.split(",") if w.strip()]
+    return [str(g.index) for g in gpus if str(g.index) in names or g.uuid in names]

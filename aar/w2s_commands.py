@@ -81,10 +81,13 @@ def progress_reporter(enabled: bool) -> Iterator[Callable[[str, int, int], None]
 
 
 def make_setup(task: str, pair: str, template: str, sizes: str, split_seed: int, settings: Settings) -> Setup:
+    from aar.w2s.models import check_rungs
     from aar.w2s.setup import Setup
 
+    rungs = parse_pair(pair)
+    check_rungs(rungs.chain)  # a model missing on this host stops here, before any job
     return Setup(
-        task=task, pair=parse_pair(pair), template=get_template(template, settings.templates_dir),
+        task=task, pair=rungs, template=get_template(template, settings.templates_dir),
         sizes=SplitSizes.parse(sizes), split_seed=split_seed, cache_dir=settings.cache_dir,
     )  # fmt: skip
 

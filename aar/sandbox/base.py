@@ -10,10 +10,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
+from aar.errors import InfraError
+
 # The container-side paths of the experiment contract (experiment_templates/CONTRACT.md).
 CODE_MOUNT = "/code"
 DATA_MOUNT = "/data"
 OUT_MOUNT = "/out"
+MODELS_MOUNT = "/models"  # role R's weights at /models/R, read-only (aar.w2s.jobs.stage_models)
 DEFAULT_COMMAND: tuple[str, ...] = ("python", "/code/runner.py", "--data", DATA_MOUNT, "--out", OUT_MOUNT)
 # Environment every sandbox gives the job: offline, no secrets, a writable HOME.
 JOB_ENV: Mapping[str, str] = {
@@ -60,7 +63,8 @@ class Job:
     tmp_mb: int = 256  # size-capped tmpfs at /tmp
     out_mb: int = 256  # cap on what the job may write under /out
     out_files: int = 4096  # cap on the number of files and folders under /out
-    devices: tuple[str, ...] = ()  # GPU ids the scheduler assigned; empty for a CPU job
+    devices: tuple[str, ...] = ()  # GPU ids the scheduler assigned (index or UUID); empty for a CPU job
+    models: Mapping[str, Path] = field(default_factory=dict)  # role -> host folder, mounted at /models/role
     trusted: bool = False  # True only for code aar itself wrote (weak/ceiling jobs, templates unchanged)
     name: str = "job"
     expected: Mapping[str, Collection[str]] = field(default_factory=dict)
@@ -98,6 +102,20 @@ class Sandbox(Protocol):
 
 
 LOG_TAIL_BYTES = 64_000
+
+
+def model_mounts(job: Job) -> list[tuple[Path, str]]:
+    """(host folder, container path) of each model the job mounts read-only, checked to be folders.
+
+    Raises:
+        InfraError: a role that is not a plain name, or a folder that does not exist.
+    """
+    mounts = []
+    for role, folder in sorted(job.models.items()):
+        if not role.replace("_", "").isalnum() or not folder.is_dir():
+            raise InfraError(f"job {job.name}: cannot mount model {role!r} from {folder}")
+        mounts.append((folder.resolve(), f"{MODELS_MOUNT}/{role}"))
+    return mounts
 
 
 def device_seconds(duration_s: float, devices: Collection[str]) -> float:

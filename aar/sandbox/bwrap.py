@@ -7,6 +7,8 @@ job in its own cgroup for memory and pids; as another user, rlimits stand in for
 Parity with the Docker sandbox: `/` is a size-capped tmpfs remounted read-only, /tmp and /dev/shm are
 size-capped tmpfs (`tmp_mb`, `shm_mb`), /dev is read-only, nested user namespaces are disabled and a
 seccomp filter (`aar.sandbox.seccomp`) denies namespace, mount, ptrace, keyring, eBPF and similar calls.
+Models are bound read-only at /models/<role>. A job assigned GPUs gets exactly their device nodes (plus
+the driver's control nodes), a read-only /sys, and CUDA_VISIBLE_DEVICES naming them by UUID.
 A job dies with its host (`--die-with-parent`, also when the host is SIGKILLed); what a killed host
 leaves behind (its jobs' cgroups, staging tmpfs mounts and folders) is removed when the next
 `BwrapSandbox` starts.
@@ -22,11 +24,12 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from aar.errors import InfraError
 from aar.sandbox import cgroup, seccomp
-from aar.sandbox.base import CODE_MOUNT, DATA_MOUNT, JOB_ENV, OUT_MOUNT, ExecResult, Job
+from aar.sandbox.base import CODE_MOUNT, DATA_MOUNT, JOB_ENV, OUT_MOUNT, ExecResult, Job, model_mounts
 from aar.sandbox.finish import (
     RawOutcome,
     finish,
@@ -35,6 +38,7 @@ from aar.sandbox.finish import (
     remove_stale_staging,
     stale_owner,
 )
+from aar.sandbox.gpus import Gpu, assigned, cuda_env, device_nodes, host_gpus
 from aar.sandbox.outputs import SANDBOX_UID, Staging, make_staging, remove_staging
 from aar.sandbox.process import run_process
 from aar.sandbox.pyenv import PYENV_MOUNT, site_packages
@@ -65,8 +69,10 @@ class BwrapSandbox:
         python: str = "/usr/bin/python3",
         staging_root: Path | None = None,
         pyenv_prefix: Path | None = None,
+        gpus: Sequence[Gpu] | None = None,
+        dev: Path = Path("/dev"),
     ) -> None:
-        """Check bwrap and the environment to mount.
+        """Check bwrap and the environment to mount; `gpus`/`dev`: the host's GPUs and device folder.
 
         Raises:
             BwrapMissing: no `bwrap` on PATH, or one older than 0.8.0.
@@ -74,6 +80,8 @@ class BwrapSandbox:
         """
         self.bwrap = _find_bwrap()
         self.pyenv = site_packages(pyenv_prefix)
+        self.gpus = list(host_gpus() if gpus is None else gpus)
+        self.dev = dev
         self.root_mode = os.geteuid() == 0
         self.staging_root = staging_root or Path(tempfile.gettempdir()) / "aar-sandbox-bwrap"
         self.staging_root.mkdir(parents=True, exist_ok=True)
@@ -82,7 +90,15 @@ class BwrapSandbox:
         remove_stale(self.staging_root)
 
     def run(self, job: Job) -> ExecResult:
-        """Run `job` under bwrap; its /out is copied back and checked."""
+        """Run `job` under bwrap; its /out is copied back and checked.
+
+        Raises:
+            GpuUnavailable: the job is assigned a GPU this host does not have (before anything starts).
+        """
+        self._gpus(job)
+        if self.root_mode:
+            for folder, _ in model_mounts(job):
+                _check_reachable(folder)
         prepare_out_dir(job)
         name = f"{owner_tag()}-{uuid.uuid4().hex[:12]}"
         uid = SANDBOX_UID if self.root_mode else os.getuid()
@@ -121,13 +137,18 @@ class BwrapSandbox:
         argv += self._rlimits(job, group is not None)
         return [*argv, self.bwrap, *self._bwrap_args(job, out_path), "--", *job.command]
 
+    def _gpus(self, job: Job) -> list[Gpu]:
+        return assigned(job.devices, self.gpus, job.name)
+
     def _rlimits(self, job: Job, has_cgroup: bool) -> list[str]:
         fsize = max(job.out_mb, job.tmp_mb) * 2**20
         # RLIMIT_NPROC counts every process of uid 65534 on the host (other jobs too); with a cgroup, its
         # pids.max is the per-job limit and nproc only a loose backstop.
         nproc = job.pids * 16 if has_cgroup else job.pids
         limits = [f"--nproc={nproc}", f"--fsize={fsize}", "--core=0", "--nofile=4096"]
-        if not has_cgroup:  # no memory cgroup: bound the address space instead (coarser)
+        # No memory cgroup: bound the address space instead (coarser). Not for GPU jobs: CUDA reserves
+        # far more address space than memory, and would fail to start.
+        if not has_cgroup and not job.devices:
             limits.append(f"--as={job.memory_mb * 2**20}")
         return ["prlimit", *limits, "--"]
 
@@ -146,13 +167,36 @@ class BwrapSandbox:
         args += ["--perms", "1777", "--size", str(job.tmp_mb * 2**20), "--tmpfs", "/tmp"]
         args += ["--ro-bind", str(job.code_dir.resolve()), CODE_MOUNT]
         args += ["--ro-bind", str(job.data_dir.resolve()), DATA_MOUNT, "--bind", str(out_path), OUT_MOUNT]
+        for folder, target in model_mounts(job):
+            args += ["--ro-bind", str(folder), target]
+        gpus = self._gpus(job)
+        for node in device_nodes(gpus, self.dev):
+            args += ["--dev-bind", str(node), f"/dev/{node.name}"]
+        if gpus:  # CUDA reads the PCI topology and NUMA nodes there; Docker shows it read-only too
+            args += ["--ro-bind-try", "/sys", "/sys"]
         args += ["--remount-ro", "/dev", "--remount-ro", "/"]  # last: the mount points exist by now
         args += ["--chdir", "/tmp", "--clearenv"]
         env = dict(JOB_ENV, PATH=f"{HELPER_MOUNT}:/usr/local/bin:/usr/bin:/bin", PYTHONPATH=PYENV_MOUNT)
-        env |= {"PYTHONNOUSERSITE": "1", "USER": "nobody"}
+        env |= {"PYTHONNOUSERSITE": "1", "USER": "nobody"} | cuda_env(gpus)
         for key, value in env.items():
             args += ["--setenv", key, value]
         return args
+
+
+def _check_reachable(folder: Path) -> None:
+    """As root, bwrap runs as uid 65534, which must be able to reach a model folder to mount it.
+
+    Raises:
+        InfraError: a parent folder others cannot enter, or the folder others cannot read (one line, a fix).
+    """
+    for path in [*reversed(folder.parents), folder]:
+        need = 0o005 if path == folder else 0o001
+        if path.stat().st_mode & need != need:
+            raise InfraError(
+                f"model folder {folder} is out of the sandbox user's reach ({path} is mode "
+                f"{path.stat().st_mode & 0o777:o}); bwrap as root runs jobs as uid 65534: make it readable "
+                "(chmod o+rx on it and o+x on its parents), keep models elsewhere (HF_HOME), or use --sandbox docker"
+            )
 
 
 def _find_bwrap() -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import socket
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,19 @@ import docker
 import requests
 from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
-from docker.types import DeviceRequest, LogConfig, Ulimit
+from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
 
 from aar.errors import InfraError
-from aar.sandbox.base import CODE_MOUNT, DATA_MOUNT, JOB_ENV, OUT_MOUNT, ExecResult, Job, decode_tail
+from aar.sandbox.base import (
+    CODE_MOUNT,
+    DATA_MOUNT,
+    JOB_ENV,
+    OUT_MOUNT,
+    ExecResult,
+    Job,
+    decode_tail,
+    model_mounts,
+)
 from aar.sandbox.finish import (
     RawOutcome,
     Stopwatch,
@@ -27,12 +38,15 @@ from aar.sandbox.finish import (
     prepare_out_dir,
     remove_stale_staging,
 )
+from aar.sandbox.gpus import Gpu, GpuUnavailable, assigned, gpu_host, host_gpus
 from aar.sandbox.outputs import SANDBOX_UID, Staging, make_staging, remove_staging
 from aar.sandbox.pyenv import PYENV_MOUNT, site_packages
 
 log = logging.getLogger(__name__)
 
 DEFAULT_IMAGE = "aar-sandbox:cpu"
+GPU_IMAGE = "aar-sandbox:gpu"  # the default on machines with an NVIDIA GPU (`aar sandbox build --gpu`)
+IMAGE_VAR = "AAR_SANDBOX_IMAGE"
 LABEL = "org.aar.sandbox"  # every container we start carries it; its value is the owner tag
 HOST_LABEL = "org.aar.sandbox.host"
 ENV_LABEL = "org.aar.sandbox.env"  # "0": the image has no packages; mount the host env (sandbox/Dockerfile)
@@ -68,6 +82,18 @@ def connect(timeout_s: float = 10.0) -> docker.DockerClient:
     return client
 
 
+def default_image() -> str:
+    """$AAR_SANDBOX_IMAGE, else the GPU image on a machine with an NVIDIA GPU, else the CPU image."""
+    return os.environ.get(IMAGE_VAR) or (GPU_IMAGE if gpu_host() else DEFAULT_IMAGE)
+
+
+def build_hint(image: str) -> str:
+    """The command that builds `image`."""
+    if image == GPU_IMAGE:
+        return "`aar sandbox build --gpu`"
+    return "`aar sandbox build`" if image == DEFAULT_IMAGE else f"`aar sandbox build --image {image}`"
+
+
 def engine_answers() -> bool:
     """True when a Docker engine answers a ping within a couple of seconds."""
     try:
@@ -89,8 +115,11 @@ class DockerSandbox:
         client: docker.DockerClient | None = None,
         staging_root: Path | None = None,
         pyenv_prefix: Path | None = None,
+        gpus: Sequence[Gpu] | None = None,
     ) -> None:
         """Connect, check the image, and remove what killed earlier host processes left behind.
+
+        `gpus`: the engine host's GPUs (default: this machine's, when the engine is local).
 
         Raises:
             EngineUnavailable: no engine answers.
@@ -102,6 +131,8 @@ class DockerSandbox:
         self.staging_root.mkdir(parents=True, exist_ok=True)
         self.pyenv = None if self._image_bundles_env() else site_packages(pyenv_prefix)
         self.owner = owner_tag()
+        local = str(self.client.api.base_url).startswith("http+docker://")
+        self.gpus = list(gpus) if gpus is not None else (host_gpus() if local else None)
         remove_stale(self.client, self.staging_root, self._empty_as_sandbox_user)
 
     def _image_bundles_env(self) -> bool:
@@ -109,12 +140,19 @@ class DockerSandbox:
             labels = self.client.images.get(self.image).labels or {}
         except ImageNotFound:
             raise ImageMissing(
-                f"sandbox image {self.image} not found; build it with `aar sandbox build`"
+                f"sandbox image {self.image} not found; build it with {build_hint(self.image)}"
             ) from None
         return bool(labels.get(ENV_LABEL, "1") == "1")
 
     def run(self, job: Job) -> ExecResult:
-        """Run `job` in a fresh container; the container and the staging /out are removed afterwards."""
+        """Run `job` in a fresh container; the container and the staging /out are removed afterwards.
+
+        Raises:
+            GpuUnavailable: the job is assigned a GPU the (local) engine host does not have, or Docker
+                cannot hand it over (no NVIDIA container toolkit), before anything starts.
+        """
+        if self.gpus is not None:
+            assigned(job.devices, self.gpus, job.name)
         prepare_out_dir(job)
         staging = make_staging(
             self.staging_root / f"{self.owner}-{uuid.uuid4().hex[:12]}",
@@ -131,8 +169,15 @@ class DockerSandbox:
         try:
             container = self.client.containers.create(**container_options(job, self, staging.path))
         except ImageNotFound:
-            raise ImageMissing(f"sandbox image {self.image} not found; run `aar sandbox build`") from None
+            raise ImageMissing(
+                f"sandbox image {self.image} not found; run {build_hint(self.image)}"
+            ) from None
         except DockerException as exc:
+            if job.devices:
+                raise GpuUnavailable(
+                    f"docker could not give job {job.name} GPU {','.join(job.devices)}: {exc}; is the NVIDIA "
+                    "container toolkit installed (`aar sandbox doctor`)?"
+                ) from exc
             raise InfraError(f"docker could not create the job container: {exc}") from exc
         try:
             return _start_and_wait(container, job)
@@ -182,6 +227,10 @@ def container_options(job: Job, sandbox: DockerSandbox, out_path: Path) -> dict[
         "ulimits": [Ulimit(name="fsize", soft=fsize, hard=fsize), Ulimit(name="core", soft=0, hard=0)],
         "log_config": LogConfig(type=LogConfig.types.JSON, config={"max-size": "1m", "max-file": "1"}),
         "volumes": volumes,
+        # Models by Mount, not in `volumes` (keyed by host path): two roles may share one folder.
+        "mounts": [
+            Mount(target, str(folder), type="bind", read_only=True) for folder, target in model_mounts(job)
+        ],
         "device_requests": gpu_requests(job.devices),
         "detach": True,
     }

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from aar.config import REPO_ROOT
 from aar.errors import InfraError
-from aar.sandbox.docker import DEFAULT_IMAGE, ENV_LABEL, EngineUnavailable, connect
+from aar.sandbox.base import Job, Sandbox
+from aar.sandbox.docker import DEFAULT_IMAGE, ENV_LABEL, GPU_IMAGE, EngineUnavailable, build_hint, connect
+from aar.sandbox.gpus import gpu_host, host_gpus
 from aar.sandbox.pyenv import python_tag, site_packages
 
 SANDBOX_DIR = REPO_ROOT / "sandbox"
+# What the doctor's test job runs: which torch, and which GPUs it sees.
+GPU_PROBE = (
+    "import json, torch; n = torch.cuda.device_count(); "
+    "print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda, 'gpus': n, "
+    "'names': [torch.cuda.get_device_name(i) for i in range(n)]}))"
+)
 
 
 @dataclass(frozen=True)
@@ -29,14 +40,18 @@ class Check:
 def build(
     *, image: str = DEFAULT_IMAGE, registry: bool = False, gpu: bool = False, force: bool = False
 ) -> None:
-    """Build the sandbox image: from a registry base (`registry`/`gpu`) or debootstrap + docker import.
+    """Build the sandbox image: from a registry base (`registry`) or debootstrap + docker import.
+
+    `gpu` with `registry` builds sandbox/Dockerfile.gpu (torch with CUDA baked in, the project's pin);
+    `gpu` alone builds the debootstrap image under the GPU tag: it mounts the host's environment, whose
+    torch (a CUDA build on a GPU host) the jobs then use.
 
     Raises:
         InfraError: the build failed or its inputs are missing.
     """
     if not SANDBOX_DIR.is_dir():
         raise InfraError(f"{SANDBOX_DIR} not found; run from a checkout of aar")
-    if gpu or registry:
+    if registry:
         dockerfile = SANDBOX_DIR / ("Dockerfile.gpu" if gpu else "Dockerfile")
         argv = ["docker", "build", "-t", image, "-f", str(dockerfile), str(SANDBOX_DIR)]
         env = dict(os.environ)
@@ -48,16 +63,29 @@ def build(
         raise InfraError(f"`{' '.join(argv)}` failed (exit {proc.returncode}); see its output above")
 
 
-def doctor(image: str = DEFAULT_IMAGE) -> list[Check]:
-    """Every check, in order: engine, image, mounted environment, GPU runtime, bwrap."""
+def doctor(image: str | None = None, *, test_job: bool = True) -> list[Check]:
+    """Every check, in order: engine, image, GPU runtime, GPUs, mounted environment, bwrap, /out cap, and
+    (`test_job`) what a test job in the first working sandbox sees: its torch and GPUs."""
+    from aar.sandbox.docker import default_image
+
+    image = image or default_image()
     checks = [_check_engine()]
     if checks[0].ok:
-        checks.append(_check_image(image))
-        checks.append(_check_gpu_runtime())
-    checks.append(_check_pyenv())
-    checks.append(_check_bwrap())
-    checks.append(_check_out_cap())
+        checks += [_check_image(image), _check_gpu_runtime()]
+    checks += [_check_gpus(), _check_pyenv(), _check_bwrap(), _check_out_cap()]
+    if test_job:
+        checks.append(_check_test_job(checks, image))
     return checks
+
+
+def _check_gpus() -> Check:
+    gpus = host_gpus()
+    if gpus:
+        return Check(
+            "gpus", True, f"{len(gpus)} NVIDIA GPU(s): " + ", ".join(f"{g.index} ({g.uuid})" for g in gpus)
+        )
+    detail = "none (a GPU visible to torch only)" if gpu_host() else "no GPU (CPU jobs only)"
+    return Check("gpus", True, detail)
 
 
 def _check_engine() -> Check:
@@ -74,9 +102,10 @@ def _check_image(image: str) -> Check:
     try:
         labels = connect().images.get(image).labels or {}
     except ImageNotFound:
-        return Check("sandbox image", False, f"{image} not found", "aar sandbox build")
+        return Check("sandbox image", False, f"{image} not found", build_hint(image).strip("`"))
     mode = "packages inside" if labels.get(ENV_LABEL, "1") == "1" else "host environment mounted read-only"
-    return Check("sandbox image", True, f"{image} ({mode})")
+    default = "GPU image: this host has a GPU" if image == GPU_IMAGE else "CPU image"
+    return Check("sandbox image", True, f"{image} ({mode}; {default})")
 
 
 def _check_gpu_runtime() -> Check:
@@ -115,3 +144,62 @@ def _check_out_cap() -> Check:
     return Check(
         "/out size cap", False, "not root: /out is a plain folder, capped only per file", "run as root"
     )
+
+
+def _check_test_job(checks: list[Check], image: str) -> Check:
+    """Run GPU_PROBE in Docker (else bwrap) on the host's first GPU, if any, and say what it saw."""
+    ok = {c.name for c in checks if c.ok}
+    gpus = host_gpus()
+    devices = (str(gpus[0].index),) if gpus else ()
+    try:
+        if {"docker engine", "sandbox image"} <= ok:
+            from aar.sandbox.docker import DockerSandbox
+
+            sandbox: Sandbox = DockerSandbox(image=image)
+        elif "bubblewrap" in ok:
+            from aar.sandbox.bwrap import BwrapSandbox
+
+            sandbox = BwrapSandbox()
+        else:
+            return Check("test job", False, "no sandbox to run it in", "fix the checks above")
+        seen = _probe(sandbox, devices)
+    except InfraError as exc:
+        return Check("test job", False, str(exc), "see the checks above")
+    return _judge(sandbox.name, devices, seen)
+
+
+def _probe(sandbox: Sandbox, devices: tuple[str, ...]) -> dict[str, object] | str:
+    """What the probe printed (parsed), or why it failed."""
+    with tempfile.TemporaryDirectory(prefix="aar-doctor-") as tmp:
+        root = Path(tmp)
+        for name in ("code", "data"):
+            (root / name).mkdir(mode=0o755)
+        root.chmod(0o755)
+        job = Job(
+            root / "code", root / "data", root / "out", command=("python", "-c", GPU_PROBE),
+            timeout_s=300, memory_mb=4096, devices=devices, trusted=True, name="doctor",
+        )  # fmt: skip
+        result = sandbox.run(job)
+    if not result.ok:
+        return f"{result.reason}: {result.stderr.strip()[-300:]}"
+    try:
+        seen: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return f"unexpected output {result.stdout[-200:]!r}"
+    return seen
+
+
+def _judge(sandbox: str, devices: tuple[str, ...], seen: dict[str, object] | str) -> Check:
+    if isinstance(seen, str):
+        return Check("test job", False, f"{sandbox}: {seen}", "see the error")
+    torch = f"torch {seen['torch']}" + (f", CUDA {seen['cuda']}" if seen.get("cuda") else " (CPU build)")
+    if not devices:
+        return Check(
+            "test job", True, f"{sandbox}: no GPU ({torch}; the host has none, the job saw {seen['gpus']})"
+        )
+    if seen["gpus"] == len(devices):
+        return Check("test job", True, f"{sandbox}: saw GPU {devices[0]}: {seen['names']} ({torch})")
+    return Check(
+        "test job", False, f"{sandbox}: assigned GPU {devices[0]} but saw {seen['gpus']} ({torch})",
+        "install the NVIDIA container toolkit, or build the GPU image (`aar sandbox build --gpu`)",
+    )  # fmt: skip

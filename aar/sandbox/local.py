@@ -6,11 +6,13 @@ import os
 import sys
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from aar.errors import UserError
 from aar.sandbox.base import CODE_MOUNT, DATA_MOUNT, JOB_ENV, OUT_MOUNT, ExecResult, Job
 from aar.sandbox.finish import finish, owner_tag, prepare_out_dir
+from aar.sandbox.gpus import Gpu, assigned, cuda_env, host_gpus
 from aar.sandbox.outputs import make_staging, remove_staging
 from aar.sandbox.process import run_process
 
@@ -22,14 +24,23 @@ class UnsafeLocalRefused(UserError):
 class LocalSandbox:
     """Runs the job as a subprocess of this process, with this user's full rights.
 
-    The contract's /code, /data and /out are replaced by the host folders in the command. Only the
-    wall-clock limit and the /out caps apply.
+    The contract's /code, /data and /out are replaced by the host folders in the command (and the job's
+    config names its models by host path). Only the wall-clock limit and the /out caps apply. The job sees
+    exactly its assigned GPUs (CUDA_VISIBLE_DEVICES by UUID), none for a CPU job.
     """
 
     name = "local"
 
-    def __init__(self, *, unsafe_local: bool = False, staging_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        unsafe_local: bool = False,
+        staging_root: Path | None = None,
+        gpus: Sequence[Gpu] | None = None,
+    ) -> None:
+        """`gpus`: the host's GPUs (default: what the driver reports)."""
         self.unsafe_local = unsafe_local
+        self.gpus = list(host_gpus() if gpus is None else gpus)
         self.staging_root = staging_root or Path(tempfile.gettempdir()) / "aar-sandbox-local"
         self.staging_root.mkdir(parents=True, exist_ok=True)
 
@@ -38,8 +49,10 @@ class LocalSandbox:
 
         Raises:
             UnsafeLocalRefused: the job is untrusted and `unsafe_local` was not given.
+            GpuUnavailable: the job is assigned a GPU this host does not have.
         """
         self._refuse_untrusted(job)
+        visible = cuda_env(assigned(job.devices, self.gpus, job.name))
         prepare_out_dir(job)
         staging = make_staging(
             self.staging_root / f"{owner_tag()}-{uuid.uuid4().hex[:12]}",
@@ -49,6 +62,7 @@ class LocalSandbox:
             mapping = {CODE_MOUNT: job.code_dir, DATA_MOUNT: job.data_dir, OUT_MOUNT: staging.path}
             env = dict(JOB_ENV, PATH=os.environ.get("PATH", "/usr/bin:/bin"), HOME=str(staging.path.parent))
             env.pop("MPLCONFIGDIR")
+            env |= visible
             raw = run_process(
                 local_command(job.command, mapping), env=env, timeout_s=job.timeout_s, cwd=job.code_dir
             )

@@ -37,9 +37,9 @@ def select_sandbox(
     """
     kind, why = _resolve_kind(kind)
     if kind == "docker":
-        from aar.sandbox.docker import DEFAULT_IMAGE, DockerSandbox
+        from aar.sandbox.docker import DockerSandbox, default_image
 
-        sandbox: Sandbox = DockerSandbox(image=image or os.environ.get("AAR_SANDBOX_IMAGE") or DEFAULT_IMAGE)
+        sandbox: Sandbox = DockerSandbox(image=image or default_image())
     elif kind == "bwrap":
         from aar.sandbox.bwrap import BwrapSandbox
 

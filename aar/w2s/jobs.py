@@ -6,12 +6,17 @@ carries them (a method that declares `REQUIRES = {"weak_train_inputs": True}`, o
 whose "weak labels" are themselves the ground truth it trains on). Trusted jobs (weak supervisor,
 ceiling, naive) run the fixed template runner in this process; untrusted method code runs through a
 sandbox.
+
+`stage_models` makes the job's config name its models by where the job will find them: for a sandboxed job
+`/models/<role>` (the host folder each role resolves to is mounted there read-only), for a local job the
+host folder itself.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +25,12 @@ from typing import Any
 import numpy as np
 
 from aar.errors import InfraError
+from aar.w2s.models import LOADABLE_KINDS, resolve_spec
 from aar.w2s.tasks import Example
 
 FEATURE_SPLITS = ("weak_train", "w2s_train", "dev", "eval")
+MODELS_MOUNT = "/models"  # a sandboxed job finds role R's weights, read-only, at /models/R
+_ROLE = re.compile(r"[A-Za-z0-9_]+")
 
 
 @dataclass
@@ -79,6 +87,40 @@ def write_job_data(data_dir: Path, config: dict[str, Any], seeds: Sequence[SeedD
     for s in seeds:
         write_seed(data_dir / f"seed_{s.seed}", s)
     return data_dir
+
+
+def stage_models(data_dir: Path, mount: str | None = MODELS_MOUNT) -> dict[str, Path]:
+    """Resolve the models of the job's config.json to host folders and make the config name them.
+
+    With `mount` (a sandboxed job), each role's `path` becomes `<mount>/<role>[/<inner>]` and the returned
+    {role: host folder} is what the sandbox mounts there read-only; with `mount=None` (a local job) the
+    path is the host folder itself and nothing is mounted. Roles of kinds no runner loads are left as they
+    are. The job's config then names no package and no hub id a runner could try to fetch.
+
+    Raises:
+        ModelMissing, ModelNotCached: a model is not on this host (one line).
+        InfraError: a role name that cannot be a folder name.
+    """
+    path = data_dir / "config.json"
+    if not path.is_file():
+        return {}  # a job without a config loads no model
+    config = json.loads(path.read_text(encoding="utf-8"))
+    mounts: dict[str, Path] = {}
+    for role, spec in config.get("models", {}).items():
+        if spec.get("kind") not in LOADABLE_KINDS:
+            continue
+        if not _ROLE.fullmatch(role):
+            raise InfraError(f"model role {role!r} is not a plain name")
+        folder = resolve_spec(spec)
+        if mount is None:
+            where = str(folder.path)
+        else:
+            mounts[role] = folder.root
+            where = f"{mount}/{role}" + (f"/{folder.inner}" if folder.inner else "")
+        spec.pop("package", None)
+        spec["path"] = where
+    path.write_text(json.dumps(config, indent=1), encoding="utf-8")
+    return mounts
 
 
 def run_trusted(runner: Path, data_dir: Path, out_dir: Path, method: Path) -> None:
