@@ -141,6 +141,13 @@ class Context:
         """P(label=1) of `model` on every example of `split`."""
         return predict(self, model, role, split)
 
+    def embeddings(self, split: str, role: str = "strong") -> np.ndarray:
+        """The frozen backbone's features of `role` on `split`, [n, dim] (templates with features only)."""
+        embed = getattr(self.backend, "embeddings", None)
+        if embed is None:
+            raise NotImplementedError("this template has no frozen embeddings: use the probe template")
+        return np.asarray(embed(role, split), dtype=np.float32)
+
     def write_predictions(self, step: int | str, p: np.ndarray) -> None:
         """Write predictions on the eval split; `final` is the one the host scores as the result."""
         rows = [{"id": row["id"], "p": float(v)} for row, v in zip(self.data["eval"], p, strict=True)]

@@ -17,7 +17,11 @@ from aar.researchers.types import Outcome, Proposal
 log = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-LIBRARY_ORDER = ("aux_conf", "product", "confident_filter", "weak_ensemble", "early_stop", "bootstrap")
+# The library walk, in order (methods and sources: README's method table).
+LIBRARY_ORDER = (
+    "aux_conf", "product", "confident_filter", "weak_ensemble", "early_stop", "bootstrap",
+    "denoised_aux_conf", "knn_denoise", "self_train", "strong_ensemble",
+)  # fmt: skip
 SEARCHED_TEMPLATE_KEYS = ("lr", "epochs")
 
 

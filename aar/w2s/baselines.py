@@ -1,5 +1,8 @@
 """Trusted baselines per seed: the weak supervisor (and its ensemble members) and the strong ceiling.
 
+The weak supervisor is calibrated on its own held-out part of weak_train (`Setup.calibration`, see
+calibration.py): it trains on the rest, and its soft labels on every split go through the chosen map.
+
 Cached under `cache/baselines/` by a content hash of everything that produced them (data, splits, model,
 template config, runner code, seed), so every experiment and study on the same setup shares them.
 """
@@ -13,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from aar.w2s.cache import content_hash, load_arrays, save_arrays
+from aar.w2s.calibration import calibrate
 from aar.w2s.jobs import SeedData, run_trusted, write_job_data
 from aar.w2s.ladder import Rung
 from aar.w2s.predictions import read_seed_predictions
@@ -26,7 +30,12 @@ class WeakLabels:
     w2s_train: np.ndarray
     dev: np.ndarray
     test: np.ndarray
-    members: np.ndarray  # [n_w2s_train, members]
+    members: np.ndarray  # [n_w2s_train, members] (uncalibrated: each member is its own model)
+    # The calibration chosen on the held-out part of weak_train: "none" | "temperature" | "isotonic".
+    calibration: str = "none"
+
+
+CALIBRATION_FRAC = 0.2  # of weak_train held out from the weak model to calibrate it
 
 
 @dataclass(frozen=True)
@@ -77,29 +86,51 @@ def _train_job(
         return {s: read_seed_predictions(Path(tmp) / "out" / f"seed_{s}", ids).final for s, _ in seeds}
 
 
+def calibration_rows(n: int, seed: int, mode: str) -> tuple[list[int], list[int]]:
+    """(rows the weak model trains on, rows held out to calibrate it) of weak_train for `seed`."""
+    if mode == "none":
+        return list(range(n)), []
+    held = set(np.random.default_rng([seed, 11]).permutation(n)[: int(CALIBRATION_FRAC * n)].tolist())
+    return [i for i in range(n) if i not in held], sorted(held)
+
+
 def weak_labels(setup: Setup, seed: int) -> WeakLabels:
-    """Weak supervisor for `seed` (all of weak_train) plus members (80% subsamples), cached."""
-    key = content_hash("weak", setup.key_parts(), setup.pair.weak.name, seed, setup.members)
+    """Weak supervisor for `seed` (weak_train less its calibration part), calibrated, plus members
+    (80% subsamples of all of weak_train), cached."""
+    mode = setup.calibration
+    key = content_hash("weak", setup.key_parts(), setup.pair.weak.name, seed, setup.members, mode)
     path = setup.cache_dir / "baselines" / f"weak-{key}.npz"
     if (hit := load_arrays(path)) is not None:
-        return WeakLabels(**hit)
+        return WeakLabels(
+            hit["w2s_train"], hit["dev"], hit["test"], hit["members"], str(hit.get("calibration", "none"))
+        )
     train = setup.splits.get("weak_train")
+    fit_rows, held = calibration_rows(len(train), seed, mode)
     rng = np.random.default_rng([seed, 7])
-    subsets = [(seed, list(range(len(train))))]
+    subsets = [(seed, fit_rows)]
     subsets += [
         (seed * 1000 + k + 1, sorted(rng.choice(len(train), int(0.8 * len(train)), replace=False)))
         for k in range(setup.members)
     ]
-    preds = _train_job(setup, setup.pair.weak, subsets, "weak_train", ["w2s_train", "dev", "test"])
-    n_w2s, n_dev = len(setup.splits.w2s_train), len(setup.splits.dev)
+    evals = ["w2s_train", "dev", "test"] + (["weak_train"] if held else [])
+    preds = _train_job(setup, setup.pair.weak, subsets, "weak_train", evals)
+    n_w2s, n_dev, n_test = len(setup.splits.w2s_train), len(setup.splits.dev), len(setup.splits.test)
     main = preds[seed]
+    # Only the held-out rows' labels are read: the weak model never trained on them.
+    fitted = calibrate(main[n_w2s + n_dev + n_test :][held], setup.labels("weak_train")[held], mode, seed)
+    main = fitted.calibrator(main[: n_w2s + n_dev + n_test])
     members = (
         np.stack([preds[s][:n_w2s] for s, _ in subsets[1:]], axis=1)
         if setup.members
         else np.zeros((n_w2s, 0))
     )
-    result = WeakLabels(main[:n_w2s], main[n_w2s : n_w2s + n_dev], main[n_w2s + n_dev :], members)
-    save_arrays(path, w2s_train=result.w2s_train, dev=result.dev, test=result.test, members=result.members)
+    result = WeakLabels(
+        main[:n_w2s], main[n_w2s : n_w2s + n_dev], main[n_w2s + n_dev :], members, fitted.calibrator.kind
+    )
+    save_arrays(
+        path, w2s_train=result.w2s_train, dev=result.dev, test=result.test, members=result.members,
+        calibration=np.array(result.calibration),
+    )  # fmt: skip
     return result
 
 

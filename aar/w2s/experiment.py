@@ -396,7 +396,9 @@ def naive_baseline(setup: Setup, seeds: list[int]) -> ExperimentResult:
     """The naive weak→strong baseline (library `naive` method, baseline hyperparameters), cached per seed."""
     method = setup.template.dir.parent / "methods" / "naive.py"
     spec = ExperimentSpec(setup, method, "naive", seeds, dict(setup.baseline_hparams))
-    key = content_hash("naive", setup.key_parts(), setup.pair.name, file_hash(method), seeds)
+    key = content_hash(
+        "naive", setup.key_parts(), setup.pair.name, file_hash(method), seeds, setup.calibration
+    )
     path = setup.cache_dir / "baselines" / f"naive-{key}.npz"
     ids = [e.id for split in spec.eval_splits for e in setup.splits.get(split)]
     if (hit := load_arrays(path)) is not None:

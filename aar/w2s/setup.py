@@ -33,6 +33,9 @@ class Setup:
     sizes: SplitSizes = field(default_factory=SplitSizes)
     split_seed: int = 0
     members: int = 4  # weak-ensemble members trained besides the main weak supervisor
+    # How the weak supervisor is calibrated on its held-out part of weak_train (aar/w2s/calibration.py):
+    # auto (lowest cross-validated log-loss) | temperature | isotonic | none (train on all of weak_train).
+    calibration: str = "auto"
     cache_dir: Path = Path("results/cache")
     baseline_hparams: dict[str, Any] = field(default_factory=dict)
     progress: Progress | None = None

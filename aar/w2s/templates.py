@@ -20,6 +20,10 @@ LIBRARY_METHODS = (
     "weak_ensemble",
     "bootstrap",
     "early_stop",
+    "self_train",
+    "strong_ensemble",
+    "knn_denoise",
+    "denoised_aux_conf",
 )
 
 

@@ -52,6 +52,10 @@ class ProbeBackend:
     def parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return list(model.parameters())
 
+    def embeddings(self, role: str, split: str) -> np.ndarray:
+        """The standardized frozen features of `role` on `split` (what the head sees), for kNN methods."""
+        return self.features[role][split].numpy()
+
 
 def _present(role_dir: Path, split: str) -> bool:
     return split not in common.OPTIONAL_SPLITS or (role_dir / f"{split}.npy").exists()

@@ -20,8 +20,9 @@ def load(name: str):
     return common.load_method(TEMPLATES / "methods" / f"{name}.py")
 
 
-def ctx(**hp):
-    return SimpleNamespace(hparams=hp)
+def ctx(weak=(0.9, 0.1, 0.8, 0.2), **hp):
+    """A stand-in for the runner's context: hyperparameters and w2s_train's weak labels."""
+    return SimpleNamespace(hparams=hp, weak_p=lambda: np.asarray(weak, dtype=np.float32), seed=0)
 
 
 @pytest.mark.parametrize("name", LIBRARY_METHODS)
@@ -73,3 +74,81 @@ def test_early_stop_picks_best_weak_agreement_after_min_progress():
 
 def test_bootstrap_declares_an_intermediate():
     assert method_meta(TEMPLATES / "methods" / "bootstrap.py")["REQUIRES"] == {"intermediate": True}
+
+
+def test_priors_are_label_free_and_selectable():
+    weak = np.array([0.45, 0.45, 0.45, 0.6, 0.3, 0.9, 0.2, 0.45, 0.45, 0.6])  # mean 0.485, rate 0.3
+    for name in ("aux_conf", "self_train", "denoised_aux_conf"):
+        prior = load(name).class_prior
+        assert prior(ctx(weak)) == pytest.approx(0.3)  # default: the rate of weak labels above 0.5
+        assert prior(ctx(weak, prior="calibrated_mean")) == pytest.approx(weak.mean())
+        assert prior(ctx(weak, prior="fixed", prior_value=0.42)) == 0.42
+        space = method_meta(TEMPLATES / "methods" / f"{name}.py")["SPACE"]
+        assert (
+            space["prior"]["choices"] == ["weak_rate", "calibrated_mean", "fixed"] and "prior_value" in space
+        )
+
+
+def test_aux_conf_hardens_to_the_weak_rate_not_the_mean_soft_label():
+    """The issue's bug: a weak model whose mean soft label (0.485) overstates its rate of positives (0.3).
+
+    Planted: the old prior (the batch's mean weak_p) hardens 50% of the batch to 1; this one, 30%."""
+    weak = torch.tensor([0.45, 0.45, 0.45, 0.6, 0.3, 0.9, 0.2, 0.45, 0.45, 0.6])
+    logits = torch.stack([torch.zeros(10), torch.linspace(-2, 2, 10)], dim=1)
+    loss = load("aux_conf").loss(logits, weak, 1.0, ctx(weak.numpy(), aux_alpha=1.0, aux_warmup=0.0))
+    targets = [round(float(torch.exp(-v)), 3) for v in loss]  # full alpha: the hard target's likelihood
+    p = torch.softmax(logits, dim=1)[:, 1]
+    hardened = [i for i, t in enumerate(targets) if abs(t - float(p[i])) < 1e-3]
+    assert hardened == [7, 8, 9]  # the student's top 30 %
+
+
+def separable(n: int = 400, noise: float = 0.25, seed: int = 0):
+    """Two well-separated clusters (the strong embedding) and weak labels with `noise` of them flipped."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    emb = rng.normal(0, 1, (n, 8)) + (6.0 * y[:, None] - 3.0) * np.eye(8)[0]
+    flip = rng.random(n) < noise
+    weak = np.where(flip, 1 - y, y).astype(np.float32) * 0.8 + 0.1
+    return emb, weak, y
+
+
+def acc(p, y) -> float:
+    return float(np.mean((np.asarray(p) > 0.5) == y))
+
+
+def test_knn_denoising_fixes_planted_label_noise_on_separable_embeddings():
+    emb, weak, y = separable()
+    assert acc(weak, y) < 0.8
+    for name in ("knn_denoise", "denoised_aux_conf"):
+        smoothed = load(name).neighbour_mean(emb, weak, 20)
+        assert acc(smoothed, y) > 0.97
+        # Planted: neighbours from an embedding that does not know the classes fix nothing.
+        blind = load(name).neighbour_mean(np.random.default_rng(1).normal(size=emb.shape), weak, 20)
+        assert acc(blind, y) < 0.7
+    assert acc(load("knn_denoise").smooth(emb, weak, 20, 1.0), y) > 0.97
+
+
+def test_knn_never_counts_an_example_as_its_own_neighbour():
+    emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    np.testing.assert_allclose(
+        load("knn_denoise").neighbour_mean(emb, np.array([1.0, 0.0, 0.0]), 1), [0, 1, 0]
+    )
+
+
+def test_self_training_relabels_only_confident_examples_and_keeps_the_prior():
+    _, weak, y = separable(noise=0.3)
+    strong = np.where(y == 1, 0.7, 0.3) + np.random.default_rng(2).normal(0, 0.1, len(y))
+    relabel = load("self_train").relabel
+    labels = relabel(strong, weak, prior=float(np.mean(weak > 0.5)), frac=0.5)
+    assert np.mean(np.isin(labels, [0.0, 1.0])) == 0.5  # the confident half hardened, the rest weak
+    assert acc(labels, y) > acc(weak, y) + 0.1  # the student's confident view corrects weak labels
+    assert relabel(strong, weak, prior=0.5, frac=0.0).tolist() == weak.tolist()  # nothing confident enough
+    hard = relabel(strong, weak, prior=0.3, frac=1.0)
+    assert np.mean(hard) == pytest.approx(0.3, abs=0.01)  # hardened at the prior's quantile
+
+
+def test_strong_ensemble_members_see_different_resamples():
+    weights = load("strong_ensemble").member_weights
+    a, b = weights(500, 0, 0), weights(500, 0, 1)
+    assert not np.array_equal(a, b) and abs(a.mean() - 1) < 0.15 and (a == 0).any()
+    np.testing.assert_array_equal(a, weights(500, 0, 0))
