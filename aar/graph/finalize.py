@@ -15,8 +15,8 @@ from aar.graph.runtime import Runtime
 from aar.graph.state import Outcome, StudyState
 from aar.recording import base_method_of, record_result
 from aar.researchers.base import score_of
-from aar.w2s.experiment import ExperimentResult, ExperimentSpec
-from aar.w2s.stats import MIN_SEEDS, Estimate, bootstrap_ci, paired_comparison, t_interval, too_few_seeds
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec, naive_baseline
+from aar.w2s.stats import MIN_SEEDS, Estimate, accuracy_delta, bootstrap_ci, t_interval, too_few_seeds
 
 Update = dict[str, Any]
 
@@ -84,8 +84,13 @@ def _run_recorded(
     return result, exp_id
 
 
+def finalist_seeds(search_seeds: int) -> list[int]:
+    """The seeds a finalist reruns on: the search's, and never fewer than MIN_SEEDS (its verdicts need them)."""
+    return list(range(max(search_seeds, MIN_SEEDS)))
+
+
 def _finalist(o: Outcome, state: StudyState, rt: Runtime) -> dict[str, Any]:
-    seeds = list(range(state.config.seeds))
+    seeds = finalist_seeds(state.config.seeds)
     with tempfile.TemporaryDirectory(prefix="aar-final-") as tmp:
         method = Path(tmp) / "method.py"
         method.write_text(o.code)
@@ -93,16 +98,21 @@ def _finalist(o: Outcome, state: StudyState, rt: Runtime) -> dict[str, Any]:
         shuffled, shuf_id = _run_recorded(o, rt, method, seeds, "ablation:shuffled_weak_labels", "shuffle")
     y = rt.setup.labels("test")
     majority = max(float(y.mean()), 1 - float(y.mean()))
-    checked = integrity(o, real, shuffled, majority)
+    checked = integrity(o, real, shuffled, majority, naive_baseline(rt.setup, seeds))
     return checked | {"experiment_id": real_id, "ablation_experiment_id": shuf_id}
 
 
 def integrity(
-    o: Outcome, real: ExperimentResult, shuffled: ExperimentResult, majority: float
+    o: Outcome,
+    real: ExperimentResult,
+    shuffled: ExperimentResult,
+    majority: float,
+    naive: ExperimentResult | None = None,
 ) -> dict[str, Any]:
     """The finalist's sealed-test numbers and integrity verdicts; `flags` lists what needs a reader's eye.
 
-    `majority` is the sealed test's majority-class rate (what a constant prediction scores).
+    `majority` is the sealed test's majority-class rate (what a constant prediction scores); `naive` the
+    naive baseline on the same seeds, compared paired on the same sealed-test examples.
     """
     if real.status != "ok":
         return {
@@ -127,15 +137,29 @@ def integrity(
         "test_pgr": _num(pgr.mean), "test_pgr_ci": [_num(pgr.lo), _num(pgr.hi)], "test_w2s_acc": _num(w2s.mean),
         "majority_acc": majority, "test_weak_acc": _num(real.estimate("test", "weak_acc").mean),
         "shuffled_test_pgr": _num(shuffled.estimate("test", "pgr").mean) if shuffled.status == "ok" else None,
-        "vs_shuffled": checks["weak_labels"],
+        "vs_shuffled": checks["weak_labels"], **_selection(o, real, naive),
     }  # fmt: skip
+
+
+def _selection(o: Outcome, real: ExperimentResult, naive: ExperimentResult | None) -> dict[str, Any]:
+    """Selection-aware numbers: the dev PGR the finalist was picked on beside its sealed-test one (their
+    difference is the dev→test drop), and its sealed-test Δ against naive on the same seeds and examples."""
+    test = real.estimate("test", "pgr").mean
+    out: dict[str, Any] = {
+        "dev_pgr": o.dev_pgr, "dev_pgr_ci": [o.dev_pgr_lo, o.dev_pgr_hi],
+        "dev_test_drop": None if o.dev_pgr is None or math.isnan(test) else o.dev_pgr - test,
+    }  # fmt: skip
+    if naive is not None and naive.status == "ok":
+        cmp = real.compare(naive, "test")
+        out |= {"test_vs_naive": cmp.describe(), "test_vs_naive_ci": [_num(cmp.diff.lo), _num(cmp.diff.hi)]}
+    return out
 
 
 def _shuffle_check(real: ExperimentResult, shuffled: ExperimentResult) -> str:
     """Does test PGR depend on the weak labels? Paired over seeds against the shuffled-labels run."""
     if shuffled.status != "ok":
         return f"weak-label dependence unchecked: the shuffled-weak-labels run ended {shuffled.status}"
-    cmp = paired_comparison(real.pgr_by_seed("test"), shuffled.pgr_by_seed("test"))
+    cmp = real.compare(shuffled, "test")
     if cmp.diff.n < MIN_SEEDS:
         return (
             f"weak-label dependence {too_few_seeds(cmp.diff.n)}: real − shuffled PGR Δ {cmp.diff.describe()}"
@@ -146,9 +170,16 @@ def _shuffle_check(real: ExperimentResult, shuffled: ExperimentResult) -> str:
 
 
 def _above_weak_check(real: ExperimentResult) -> str:
-    """Is the strong model's sealed-test accuracy above the weak supervisor's? Paired over seeds."""
+    """Is the strong model's sealed-test accuracy above the weak supervisor's? Paired over seeds and
+    examples (over seeds only for a result kept without per-example scores)."""
     w2s, weak = real.values("test", "w2s_acc"), real.values("test", "weak_acc")
-    diff = t_interval([a - b for a, b in zip(w2s, weak, strict=True)])
+    c = real.correct("test")
+    diff = (
+        accuracy_delta(c.w2s, c.weak)
+        if c is not None
+        else t_interval([a - b for a, b in zip(w2s, weak, strict=True)])
+    )
+
     numbers = (
         f"w2s {bootstrap_ci(w2s).describe()} vs weak {bootstrap_ci(weak).describe()}, Δ {diff.describe()}"
     )

@@ -22,6 +22,7 @@ from aar.report.data import (
     method_rows,
     primary_split,
 )
+from aar.report.headline import Headline, headline
 from aar.store.crud import find_study, get_study
 from aar.store.engine import Store
 from aar.store.models import CurvePoint, ExperimentStatus
@@ -72,6 +73,7 @@ class ReportData:
     winner_code: str | None
     feedback: str = ""  # what the researcher saw of ground truth (the dev-feedback mechanism)
     audit: AuditView | None = None  # every audit rejection; its flags are in `flags` too
+    headline: Headline | None = None  # the dev winner's sealed-test PGR, dev beside it (selection-aware)
 
 
 def gather(store: Store, study_ref: str | int) -> ReportData:
@@ -112,6 +114,7 @@ def _gather(session: Session, study_id: int) -> ReportData:
         winner_code=None,
         feedback=feedback_mechanism(summary.study.feedback_mode),
         audit=audit,
+        headline=headline(runs, methods, split),
     )
 
 

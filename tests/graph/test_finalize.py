@@ -135,3 +135,24 @@ def test_finalists_zero_picks_none_and_duplicates_count_once() -> None:
     b = outcome("b", 0.5, 0.4, 0.2, dev_pgr=0.1)
     assert pick_finalists([a, a_again, b], "dev", 0) == []
     assert pick_finalists([a, a_again, b], "dev", 2) == [a, b]
+
+
+def test_selection_numbers_dev_beside_test_and_the_sealed_delta_against_naive() -> None:
+    import numpy as np
+
+    from aar.graph.finalize import finalist_seeds
+    from tests.w2s.simulate import as_result, simulate
+
+    a, b = simulate(np.random.default_rng(4), 400, 5)
+    real, naive = as_result(a, "test"), as_result(b, "test", method="naive")
+    picked = OUTCOME.model_copy(update={"dev_pgr": 0.9, "dev_pgr_lo": 0.8, "dev_pgr_hi": 1.0})
+    out = integrity(picked, real, result(SHUFFLED), 0.55, naive)
+    test = real.estimate("test", "pgr")
+    assert out["test_pgr"] == test.mean and out["test_pgr_ci"] == [test.lo, test.hi]
+    assert out["dev_pgr"] == 0.9 and out["dev_pgr_ci"] == [0.8, 1.0]
+    assert abs(float(out["dev_test_drop"]) - (0.9 - test.mean)) < 1e-12  # type: ignore[arg-type]
+    paired = real.compare(naive, "test")  # same seeds, same sealed-test examples
+    assert out["test_vs_naive"] == paired.describe() and paired.diff.n == 5
+    assert out["test_vs_naive_ci"] == [paired.diff.lo, paired.diff.hi]
+    json.dumps(out, allow_nan=False)
+    assert finalist_seeds(3) == [0, 1, 2, 3, 4] and finalist_seeds(7) == list(range(7))

@@ -1,4 +1,4 @@
-"""The report flags a winner whose comparisons rest on fewer than 3 seeds (issue 9: verdicts need 3)."""
+"""The report flags a winner whose comparisons rest on fewer than 3 seeds (issue 9: verdicts need 3; issue 12: 5)."""
 
 from __future__ import annotations
 
@@ -11,4 +11,4 @@ def test_a_two_seed_winner_is_flagged_inconclusive(store: Store, seeded: Seeded)
     data = gather(store, seeded.name)
     assert data.winner is not None and data.winner.method == "aux_conf_tuned" and data.winner.pgr.n == 2
     messages = [f.message for f in data.flags if f.subject == "method aux_conf_tuned"]
-    assert "the best method's comparisons are inconclusive (2 seeds; ≥ 3 needed)" in messages
+    assert "the best method's comparisons are inconclusive (2 seeds; ≥ 5 needed)" in messages
