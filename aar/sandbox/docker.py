@@ -173,12 +173,7 @@ class DockerSandbox:
                 f"sandbox image {self.image} not found; run {build_hint(self.image)}"
             ) from None
         except DockerException as exc:
-            if job.devices:
-                raise GpuUnavailable(
-                    f"docker could not give job {job.name} GPU {','.join(job.devices)}: {exc}; is the NVIDIA "
-                    "container toolkit installed (`aar sandbox doctor`)?"
-                ) from exc
-            raise InfraError(f"docker could not create the job container: {exc}") from exc
+            raise _refused(job, "create", exc) from exc
         try:
             return _start_and_wait(container, job)
         finally:
@@ -252,9 +247,22 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_.-" else "-" for c in name)[:40] or "job"
 
 
+def _refused(job: Job, step: str, exc: DockerException) -> InfraError:
+    """Docker's refusal to create or start a job's container, as one clear error (a GPU one if it had GPUs)."""
+    if job.devices:
+        return GpuUnavailable(
+            f"docker could not give job {job.name} GPU {','.join(job.devices)} ({step}: {exc}); is the NVIDIA "
+            "container toolkit installed (`aar sandbox doctor`)?"
+        )
+    return InfraError(f"docker could not {step} the job container: {exc}")
+
+
 def _start_and_wait(container: Container, job: Job) -> RawOutcome:
     watch = Stopwatch()
-    container.start()
+    try:
+        container.start()
+    except DockerException as exc:  # e.g. no NVIDIA runtime for the device request
+        raise _refused(job, "start", exc) from exc
     timed_out = False
     try:
         container.wait(timeout=job.timeout_s)
