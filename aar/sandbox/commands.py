@@ -45,7 +45,7 @@ def doctor_command(
     for check in checks:
         mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
         fix = f"  [yellow]fix:[/yellow] {check.fix}" if check.fix and not check.ok else ""
-        console.print(f"{mark} {check.name}: {check.detail}{fix}", highlight=False)
+        console.print(f"{mark} {check.name}: {check.detail}{fix}", highlight=False, soft_wrap=True)
     if not any(c.ok for c in checks if c.name in ("sandbox image", "bubblewrap")):
         raise typer.Exit(1)
 

@@ -104,7 +104,9 @@ def _check_image(image: str) -> Check:
     except ImageNotFound:
         return Check("sandbox image", False, f"{image} not found", build_hint(image).strip("`"))
     mode = "packages inside" if labels.get(ENV_LABEL, "1") == "1" else "host environment mounted read-only"
-    default = "GPU image: this host has a GPU" if image == GPU_IMAGE else "CPU image"
+    default = (
+        "the GPU image" if image == GPU_IMAGE else "the CPU image" if image == DEFAULT_IMAGE else "custom"
+    )
     return Check("sandbox image", True, f"{image} ({mode}; {default})")
 
 
@@ -192,10 +194,10 @@ def _probe(sandbox: Sandbox, devices: tuple[str, ...]) -> dict[str, object] | st
 def _judge(sandbox: str, devices: tuple[str, ...], seen: dict[str, object] | str) -> Check:
     if isinstance(seen, str):
         return Check("test job", False, f"{sandbox}: {seen}", "see the error")
-    torch = f"torch {seen['torch']}" + (f", CUDA {seen['cuda']}" if seen.get("cuda") else " (CPU build)")
+    torch = f"torch {seen['torch']}" + (f", CUDA {seen['cuda']}" if seen.get("cuda") else ", a CPU build")
     if not devices:
         return Check(
-            "test job", True, f"{sandbox}: no GPU ({torch}; the host has none, the job saw {seen['gpus']})"
+            "test job", True, f"{sandbox}: no GPU (the host has none; the job saw {seen['gpus']}; {torch})"
         )
     if seen["gpus"] == len(devices):
         return Check("test job", True, f"{sandbox}: saw GPU {devices[0]}: {seen['names']} ({torch})")
