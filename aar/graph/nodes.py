@@ -364,6 +364,12 @@ def _existing(rt: Runtime, hypothesis_id: int) -> Experiment | None:
     return next((r for r in _search_rows(rt, hypothesis_id) if r.status in FINISHED), None)
 
 
+def job_threads(slots: int) -> int:
+    """Torch threads per search job: one when jobs run side by side (default torch threads per job
+    oversubscribe the cores: 1.3-16 min per job against 8-30 s, issue 12), else every core."""
+    return 1 if slots > 1 else max(1, os.cpu_count() or 1)
+
+
 def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | str:
     """The experiment id, or a stop reason when the budget refuses the launch."""
     rows = _search_rows(rt, c.hypothesis_id)
@@ -379,7 +385,7 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
         with tempfile.TemporaryDirectory(prefix="aar-method-") as tmp:
             method = Path(tmp) / "method.py"
             method.write_text(c.code)
-            threads = max(1, (os.cpu_count() or 2) // rt.slots)
+            threads = job_threads(rt.slots)
             # Recorded under the code's own name (hypothesis + hash) unless it is the library's, verbatim.
             base = c.proposal.base_method
             name = method_label(
