@@ -33,15 +33,20 @@ def store_integrity(rt: Runtime, finalists: list[dict[str, object]]) -> None:
 
 
 def finish_study(rt: Runtime, state: StudyState) -> Path:
-    """Write the report (HTML) beside the store and mark the study finished (or stopped, on budget)."""
+    """Mark the study finished, with its stop reason (a budget end too), then write its report (HTML).
+
+    The status comes first so the report says "finished" and when.
+    """
     from aar.report import write_report
 
     store_integrity(rt, state.finalists)
+    with rt.store.session() as session:
+        set_study_status(session=session, study_id=rt.study_id, status=StudyStatus.FINISHED,
+                         stop_reason=state.stop_reason or "finished")  # fmt: skip
     out = rt.settings.results_dir / "reports" / f"study-{rt.study_id}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     path = write_report(rt.store, rt.study_id, fmt="html", out=out)
     sha = rt.store.put_artifact(path.read_bytes(), kind="report", media_type="text/html")
-    status = StudyStatus.STOPPED if (state.stop_reason or "").startswith("budget") else StudyStatus.FINISHED
     with rt.store.session() as session:
-        set_study_status(session=session, study_id=rt.study_id, status=status, report_sha256=sha)
+        set_study_status(session=session, study_id=rt.study_id, status=StudyStatus.FINISHED, report_sha256=sha)
     return path

@@ -21,6 +21,7 @@ from aar.config import Settings
 from aar.errors import UserError
 from aar.store.crud import find_study
 from aar.store.engine import Store, open_store
+from aar.store.models import StudyPublic
 from aar.store.queries import (
     BestResult,
     BestSoFarPoint,
@@ -71,7 +72,8 @@ def ls(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fa
         best = "—" if s.best_pgr is None else f"{s.best_pgr:.3f} ({s.best_split})"
         test = "—" if s.best_test_pgr is None else f"{s.best_test_pgr:.3f}"
         created = f"{s.created_at:%Y-%m-%d %H:%M}"
-        table.add_row(str(s.id), s.name, s.status, str(s.experiments), best, test, created, s.goal[:60])
+        status = s.status if not s.stop_reason else f"{s.status}\n[dim]{s.stop_reason[:60]}[/dim]"
+        table.add_row(str(s.id), s.name, status, str(s.experiments), best, test, created, s.goal[:60])
     console.print(table if studies else "no studies yet")
 
 
@@ -102,6 +104,7 @@ def _print_view(view: StudyView) -> None:
     summary = view.summary
     study = summary.study
     console.print(f"[bold]{study.name}[/bold] (id {study.id}, {study.status}): {study.goal}")
+    console.print(_status_line(study), highlight=False)
     console.print(f"task {study.task or '—'} · pair {study.pair or '—'} · policy {study.policy or '—'}")
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "none"
     console.print(f"experiments: {counts}")
@@ -114,6 +117,14 @@ def _print_view(view: StudyView) -> None:
     for node in view.hypotheses:
         _add_node(tree, node)
     console.print(tree)
+
+
+def _status_line(study: StudyPublic) -> str:
+    """`status: stopped at 2026-11-28 03:41 UTC: stopped by the user (aar stop)`."""
+    when = f" at {study.finished_at:%Y-%m-%d %H:%M} UTC" if study.finished_at else ""
+    if study.status == "running" and study.heartbeat_at is not None:
+        when = f" (heartbeat {study.heartbeat_at:%H:%M:%S} UTC)"
+    return f"status: {study.status}{when}" + (f": {study.stop_reason}" if study.stop_reason else "")
 
 
 def _best_line(best: BestResult) -> str:

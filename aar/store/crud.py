@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlalchemy import delete, update
+from sqlmodel import Session, SQLModel, col, select
 
 from aar.errors import UserError
 from aar.store.models import (
@@ -59,14 +59,23 @@ def find_study(*, session: Session, ref: str) -> Study:
 
 
 def set_study_status(
-    *, session: Session, study_id: int, status: StudyStatus, report_sha256: str | None = None
+    *,
+    session: Session,
+    study_id: int,
+    status: StudyStatus,
+    report_sha256: str | None = None,
+    stop_reason: str | None = None,
 ) -> Study:
-    """Move a study to `status`, stamping `finished_at` when it ends."""
+    """Move a study to `status` (with why it ended), stamping `finished_at` when it ends.
+
+    The conditional moves of a live study (resume, stop, heartbeat) are in `states`.
+    """
     study = get_study(session=session, study_id=study_id)
     study.status = status
     study.updated_at = utcnow()
-    if status != StudyStatus.ACTIVE:
-        study.finished_at = study.updated_at
+    study.finished_at = None if status == StudyStatus.RUNNING else study.updated_at
+    if stop_reason is not None:
+        study.stop_reason = stop_reason
     if report_sha256 is not None:
         study.report_sha256 = report_sha256
     session.add(study)
@@ -160,3 +169,24 @@ def list_audit_findings(
     if hypothesis_id is not None:
         query = query.where(AuditFinding.hypothesis_id == hypothesis_id)
     return list(session.exec(query.order_by(col(AuditFinding.id))).all())
+
+
+def delete_study(*, session: Session, study_id: int) -> dict[str, int]:
+    """Delete a study and every row that belongs to it; return the rows deleted per table.
+
+    Every table with a `study_id` column, and those hanging off an experiment (scores, curve points),
+    children first. Artifacts stay: they are content-addressed and other studies may share them.
+    """
+    get_study(session=session, study_id=study_id)
+    experiments = select(Experiment.id).where(Experiment.study_id == study_id).scalar_subquery()
+    counts: dict[str, int] = {}
+    for table in reversed(SQLModel.metadata.sorted_tables):
+        if "study_id" in table.c:
+            condition = table.c.study_id == study_id
+        elif "experiment_id" in table.c:
+            condition = table.c.experiment_id.in_(experiments)
+        else:
+            continue
+        counts[table.name] = int(session.exec(delete(table).where(condition)).rowcount or 0)  # type: ignore[call-overload]
+    counts["study"] = int(session.exec(delete(Study).where(col(Study.id) == study_id)).rowcount or 0)  # type: ignore[call-overload]
+    return counts

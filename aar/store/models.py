@@ -8,10 +8,11 @@ revision in `migrations/versions/`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from pydantic import model_validator
 from sqlalchemy import JSON, DateTime, Dialect, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -44,12 +45,25 @@ def _time(*, nullable: bool = False, index: bool = False) -> Any:
 
 
 class StudyStatus(StrEnum):
-    """Where a study stands."""
+    """Where a study stands: running → finished | stopped (by the user) | failed | interrupted (host died)."""
 
-    ACTIVE = "active"
+    RUNNING = "running"
     FINISHED = "finished"
     STOPPED = "stopped"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+# A running study writes `heartbeat_at` every HEARTBEAT_S; one silent for STALE_AFTER_S lost its host.
+HEARTBEAT_S = 30.0
+STALE_AFTER_S = 180.0
+
+
+def heartbeat_stale(heartbeat_at: datetime | None, now: datetime | None = None) -> bool:
+    """Whether a running study's last heartbeat is too old for its host to be alive (or it never beat)."""
+    if heartbeat_at is None:
+        return True
+    return (now or utcnow()) - heartbeat_at > timedelta(seconds=STALE_AFTER_S)
 
 
 class HypothesisStatus(StrEnum):
@@ -120,25 +134,49 @@ class Study(StudyBase, table=True):
     """A research study: one goal pursued by many hypotheses and experiments."""
 
     id: int | None = Field(default=None, primary_key=True)
-    status: str = Field(default=StudyStatus.ACTIVE, max_length=20)
+    status: str = Field(default=StudyStatus.RUNNING, max_length=20)
+    # Why it ended or stopped: "budget: deadline", "stopped by the user (Ctrl-C)", "InfraError: …".
+    stop_reason: str | None = None
     # Last experiment number handed out; bumped atomically by `create_experiment`.
     experiment_counter: int = 0
     report_sha256: str | None = Field(default=None, foreign_key="artifact.sha256", max_length=64)
     created_at: datetime = _time()
     updated_at: datetime = _time()
     finished_at: datetime | None = _time(nullable=True)
+    # Written every HEARTBEAT_S by the process running the study.
+    heartbeat_at: datetime | None = _time(nullable=True)
+    # Set by `aar stop`; the study loop stops after the running job when it sees it.
+    stop_requested_at: datetime | None = _time(nullable=True)
 
 
 class StudyPublic(StudyBase):
-    """A study as the views show it."""
+    """A study as the views show it: a `running` study whose heartbeat is stale reads `interrupted`."""
 
     id: int
     status: str
+    stop_reason: str | None = None
     experiment_counter: int
     report_sha256: str | None
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    heartbeat_at: datetime | None = None
+    stop_requested_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _dead_host_is_interrupted(self) -> StudyPublic:
+        """The row still says running, but nobody has beaten its heartbeat for minutes: its host died."""
+        if self.status == StudyStatus.RUNNING and heartbeat_stale(self.heartbeat_at):
+            self.status = StudyStatus.INTERRUPTED
+            self.stop_reason = stale_reason(self.heartbeat_at)
+        return self
+
+
+def stale_reason(heartbeat_at: datetime | None) -> str:
+    """The stop reason of a study whose host stopped beating."""
+    if heartbeat_at is None:
+        return "interrupted: no heartbeat (its process died)"
+    return f"interrupted: no heartbeat since {heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (its process died)"
 
 
 # ---------------------------------------------------------------- Hypothesis

@@ -42,8 +42,11 @@ class StudyListItem(BaseModel):
     id: int
     name: str
     goal: str
+    # As every view shows it: a running study with a stale heartbeat reads "interrupted".
     status: str
+    stop_reason: str | None = None
     created_at: datetime
+    finished_at: datetime | None = None
     experiments: int
     best_pgr: float | None
     best_split: str | None = None
@@ -131,10 +134,12 @@ def list_studies(*, session: Session) -> list[StudyListItem]:
     items = []
     for study in session.exec(query).all():
         found = best.get(study.id or 0)
+        shown = StudyPublic.model_validate(study)
         items.append(
             StudyListItem(
-                id=study.id or 0, name=study.name, goal=study.goal, status=study.status,
-                created_at=study.created_at, experiments=study.experiment_counter,
+                id=study.id or 0, name=study.name, goal=study.goal, status=shown.status,
+                stop_reason=shown.stop_reason, created_at=study.created_at, finished_at=study.finished_at,
+                experiments=study.experiment_counter,
                 best_pgr=found.value if found else None, best_split=found.split if found else None,
                 best_test_pgr=found.test_value if found else None,
             )

@@ -18,6 +18,7 @@ from aar.store.models import (
     BudgetCharge,
     CurvePoint,
     CurvePointBase,
+    Experiment,
     LLMCall,
     LLMCallCreate,
     Score,
@@ -133,6 +134,14 @@ def budget_used(*, session: Session, study_id: int) -> dict[str, float]:
         .group_by(BudgetCharge.kind)
     )
     return {kind: float(total or 0.0) for kind, total in session.exec(query).all()}
+
+
+def research_runs(*, session: Session, study_id: int) -> int:
+    """How many of the study's hypothesis experiments ran to a result (status ok): its research done."""
+    query = select(func.count()).where(
+        Experiment.study_id == study_id, col(Experiment.hypothesis_id).is_not(None), Experiment.status == "ok"
+    )
+    return int(session.exec(query).one())
 
 
 def baseline_key(spec: Mapping[str, Any]) -> str:

@@ -1,6 +1,10 @@
-"""The experiment state machine: queued → running → ok | failed | timeout | oom | killed | invalid_output.
+"""The state machines: a study's lifecycle and an experiment's.
 
-Every move is one conditional UPDATE (`… WHERE status IN (allowed sources)`), so two workers can never
+A study: running → finished | stopped (by the user) | failed (with its reason) | interrupted (its host
+died: no heartbeat for STALE_AFTER_S); every state but finished goes back to running on `aar resume`.
+The process running a study beats its heartbeat and reads `aar stop`'s request in one call (`beat`).
+
+An experiment: queued → running → ok | failed | timeout | oom | killed | invalid_output. Every move is one conditional UPDATE (`… WHERE status IN (allowed sources)`), so two workers can never
 both start, or both finish, the same experiment: the loser gets `InvalidTransitionError` and writes
 nothing. A run found `running` when a study is reopened after a crash becomes `interrupted`, loses its
 partial curve points and scores, and is queued again.
@@ -11,20 +15,27 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
-from aar.errors import AarError
-from aar.store.crud import get_experiment
+from aar.errors import AarError, UserError
+from aar.store.crud import get_experiment, get_study
 from aar.store.models import (
+    STALE_AFTER_S,
     CurvePoint,
     CurvePointBase,
     Experiment,
     ExperimentStatus,
     Score,
     ScoreBase,
+    Study,
+    StudyPublic,
+    StudyStatus,
+    heartbeat_stale,
+    stale_reason,
     utcnow,
 )
 from aar.store.records import add_curve_points, add_scores, charge_budget
@@ -36,6 +47,101 @@ TRANSITIONS: dict[ExperimentStatus, frozenset[ExperimentStatus]] = {
     S.RUNNING: TERMINAL | {S.INTERRUPTED},
     S.INTERRUPTED: frozenset({S.QUEUED}),
 }
+
+
+RESUMABLE = frozenset({StudyStatus.STOPPED, StudyStatus.FAILED, StudyStatus.INTERRUPTED})
+STUDY_ENDS = frozenset(
+    {StudyStatus.FINISHED, StudyStatus.STOPPED, StudyStatus.FAILED, StudyStatus.INTERRUPTED}
+)
+STOP_REQUESTED = "stopped by the user (aar stop)"
+
+
+class StudyStateError(UserError):
+    """A study is not in a state that allows what was asked (resume a live one, stop a stopped one)."""
+
+
+def shown_status(study: Study) -> str:
+    """The study's status as every view shows it (a running study with a stale heartbeat is interrupted)."""
+    return StudyPublic.model_validate(study).status
+
+
+def begin_study_run(*, session: Session, study_id: int) -> Study:
+    """Mark a study running in this process: from a new row, or from stopped, failed or interrupted.
+
+    Raises:
+        StudyStateError: The study is finished, or running with a live heartbeat (another process).
+    """
+    stale = utcnow() - timedelta(seconds=STALE_AFTER_S)
+    dead_host = (col(Study.status) == StudyStatus.RUNNING) & or_(
+        col(Study.heartbeat_at).is_(None), col(Study.heartbeat_at) < stale
+    )
+    moved = session.exec(
+        update(Study)
+        .where(col(Study.id) == study_id, or_(col(Study.status).in_(RESUMABLE), dead_host))
+        .values(status=StudyStatus.RUNNING, stop_reason=None, stop_requested_at=None, finished_at=None,
+                heartbeat_at=utcnow(), updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    study = get_study(session=session, study_id=study_id)
+    session.refresh(study)
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if study.status == StudyStatus.FINISHED:
+            raise StudyStateError(f"study {study.name!r} is finished; there is nothing to resume")
+        raise StudyStateError(
+            f"study {study.name!r} is running in another process (heartbeat {study.heartbeat_at:%H:%M:%S} UTC);"
+            f" stop it first with `aar stop {study.name}`"
+        )
+    return study
+
+
+def end_study_run(*, session: Session, study_id: int, status: StudyStatus, stop_reason: str) -> bool:
+    """running → `status`, with why; False (nothing written) when the study was no longer running."""
+    if status not in STUDY_ENDS:
+        raise ValueError(f"{status} is not where a study run ends")
+    now = utcnow()
+    moved = session.exec(
+        update(Study)
+        .where(col(Study.id) == study_id, col(Study.status) == StudyStatus.RUNNING)
+        .values(status=status, stop_reason=stop_reason, finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def beat(*, session: Session, study_id: int) -> str | None:
+    """Write a running study's heartbeat; return why it must stop (`aar stop`, or it is no longer running)."""
+    moved = session.exec(
+        update(Study)
+        .where(col(Study.id) == study_id, col(Study.status) == StudyStatus.RUNNING)
+        .values(heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        study = session.get(Study, study_id)
+        return "the study was deleted" if study is None else f"the study was marked {study.status} elsewhere"
+    requested = session.exec(select(Study.stop_requested_at).where(col(Study.id) == study_id)).first()
+    return STOP_REQUESTED if requested is not None else None
+
+
+def request_stop(*, session: Session, study_id: int) -> str:
+    """Ask a running study to stop after its running job; a study whose host died is marked interrupted.
+
+    Returns the study's state afterwards: "stopping" or "interrupted".
+
+    Raises:
+        StudyStateError: The study is not running.
+    """
+    study = get_study(session=session, study_id=study_id)
+    if study.status != StudyStatus.RUNNING:
+        raise StudyStateError(f"study {study.name!r} is not running (it is {study.status})")
+    if heartbeat_stale(study.heartbeat_at):
+        end_study_run(session=session, study_id=study_id, status=StudyStatus.INTERRUPTED,
+                      stop_reason=stale_reason(study.heartbeat_at))  # fmt: skip
+        return "interrupted"
+    study.stop_requested_at = utcnow()
+    session.add(study)
+    session.flush()
+    return "stopping"
 
 
 class InvalidTransitionError(AarError):

@@ -141,6 +141,7 @@ class Progress(BaseModel):
 def progress(summary: StudySummary) -> Progress:
     """The live fields of a study page, formatted as shown, with a version stamp of their values."""
     fields = {"status": summary.study.status, "total": str(sum(summary.counts.values()))}
+    fields["stop_reason"] = summary.study.stop_reason or ""
     for status in ExperimentStatus:
         fields[f"count.{status.value}"] = str(summary.counts.get(status.value, 0))
     best = summary.best

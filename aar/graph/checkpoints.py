@@ -1,0 +1,47 @@
+"""Where a study's graph checkpoints live: SQLite beside the store, or the store's PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from aar.config import Settings
+from aar.store import Store
+
+
+def thread_id(study_id: int) -> str:
+    """The checkpoint thread of a study."""
+    return f"study-{study_id}"
+
+
+@contextlib.contextmanager
+def checkpointer(settings: Settings, store: Store) -> Iterator[Any]:
+    """SQLite beside the store by default; PostgreSQL when the store is PostgreSQL."""
+    url = str(store.engine.url)
+    if url.startswith("postgresql"):
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        conn_url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with PostgresSaver.from_conn_string(conn_url) as saver:
+            saver.setup()
+            yield saver
+        return
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path = settings.results_dir / "checkpoints.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()
+
+
+def delete_checkpoints(settings: Settings, store: Store, study_id: int) -> bool:
+    """Forget a study's checkpoints (for `aar rm`); False when it had none."""
+    with checkpointer(settings, store) as saver:
+        had = saver.get_tuple({"configurable": {"thread_id": thread_id(study_id)}}) is not None
+        saver.delete_thread(thread_id(study_id))
+    return had
