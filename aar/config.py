@@ -53,6 +53,8 @@ class StudyConfig(BaseModel):
     template: str = "probe"
     policy: Policy = "builtin"
     model: str = ""  # provider/model for the llm policy, e.g. openai/gpt-4o-mini
+    # How the LLM is asked for JSON: auto (detected per endpoint, remembered) | json_schema | json_object | tools
+    llm_structured: Literal["auto", "json_schema", "json_object", "tools"] = "auto"
     feedback: FeedbackMode = "dev"
     seeds: int = 5  # aar.w2s.stats.MIN_SEEDS: a verdict ("better") needs at least 5 seeds
     sizes: str = ""  # split sizes, e.g. "weak_train=500,w2s_train=2000" ("" = defaults)

@@ -54,6 +54,13 @@ def run_cmd(
     model: Annotated[
         str, typer.Option("--model", help="provider/model for --policy llm, e.g. openai/gpt-4o-mini")
     ] = "",
+    llm_structured: Annotated[
+        str,
+        typer.Option(
+            "--llm-structured",
+            help="How the LLM is asked for JSON: auto (detected per endpoint) | json_schema | json_object | tools",
+        ),
+    ] = "auto",
     feedback: Annotated[
         str, typer.Option("--feedback", help="dev (agent sees dev PGR) | blind (no ground truth)")
     ] = "dev",
@@ -79,6 +86,7 @@ def run_cmd(
 ) -> None:
     """Start a study: propose, implement, audit, run, evaluate, analyze, decide, until done; then report."""
     from aar.graph.study import default_name, start_study
+    from aar.llm.modes import parse_mode
 
     if policy not in ("builtin", "llm"):
         raise UserError(f"unknown policy {policy!r}; use builtin or llm")
@@ -86,8 +94,10 @@ def run_cmd(
         raise UserError(f"unknown feedback mode {feedback!r}; use dev or blind")
     if policy == "llm" and not model:
         raise UserError("--policy llm needs --model PROVIDER/MODEL (e.g. openai/gpt-4o-mini)")
+    parse_mode(llm_structured)  # an unknown mode: one line, exit 2
     config = StudyConfig(
         name=name or default_name(), goal=goal, task=task, pair=pair, template=template, policy=policy, model=model,
+        llm_structured=llm_structured,
         feedback=feedback, seeds=seeds, sizes=sizes, parallel=parallel, per_round=per_round, sandbox=sandbox,
         unsafe_local=unsafe_local, target_pgr=target_pgr, max_usd=max_usd, max_tokens=max_tokens,
         max_device_seconds=None if max_device_hours is None else max_device_hours * 3600, max_experiments=max_experiments,

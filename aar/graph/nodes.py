@@ -43,6 +43,7 @@ from aar.w2s.stats import MIN_SEEDS, paired_comparison
 
 log = logging.getLogger(__name__)
 Update = dict[str, Any]
+STEP_ERROR = 500  # chars of a failed researcher step's error kept in its event and reason
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -139,6 +140,18 @@ def _est_device_seconds(state: StudyState) -> float:
 # ---- nodes --------------------------------------------------------------------------------------------
 
 
+def step_failed(rt: Runtime, node: str, exc: AgentError, hypothesis_id: int | None = None) -> str:
+    """The one policy for a researcher step that failed, in every node (propose, implement, analyze, decide).
+
+    The model already had its retries, each invalid reply shown and stored with its validation error
+    (aar.llm.complete_structured); what is left is recorded here as the step's failure (an event flagged
+    `failed`, shown on the terminal), and the node goes on without the step's output. Returns the reason.
+    """
+    reason = f"{node} failed: {' '.join(str(exc).split())[:STEP_ERROR]}"
+    rt.event(node, reason, hypothesis_id=hypothesis_id, failed=True)
+    return reason
+
+
 def plan(state: StudyState, rt: Runtime) -> Update:
     """Start a round: baselines on the first, and stop early if a budget limit is reached."""
     update: Update = {"round": state.round + 1, "candidates": [], "proposals": []}
@@ -189,6 +202,8 @@ def propose(state: StudyState, rt: Runtime) -> Update:
         proposals = rt.researcher.propose(view(state, rt))[: state.config.per_round]
     except BudgetExceeded as exc:
         return {"stop_reason": f"budget: {exc.limit}"}
+    except AgentError as exc:  # no valid proposals: the round, and so the study, has nothing to run
+        return {"stop_reason": step_failed(rt, "propose", exc)}
     candidates = []
     for p in proposals:
         with rt.store.session() as session:
@@ -219,8 +234,9 @@ def implement(state: StudyState, rt: Runtime) -> Update:
             code = rt.researcher.implement(c.proposal, c.observations, seen)
         except BudgetExceeded as exc:
             return {"stop_reason": f"budget: {exc.limit}"}
-        except AgentError as exc:  # the model could not produce valid code: the hypothesis fails
-            out.append(c.model_copy(update={"status": "failed", "observations": [*c.observations, str(exc)]}))
+        except AgentError as exc:  # no valid code: the hypothesis fails (audit marks it abandoned)
+            failure = step_failed(rt, "implement", exc, c.hypothesis_id)
+            out.append(c.model_copy(update={"status": "failed", "observations": [*c.observations, failure]}))
             continue
         rt.event(
             "implement",
@@ -472,6 +488,8 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
             finding = rt.researcher.analyze(shown(o, seen), seen)
         except BudgetExceeded as exc:
             finding, stop = f"(no analysis: budget limit {exc.limit} reached)", f"budget: {exc.limit}"
+        except AgentError as exc:  # no valid finding: the verdicts still stand
+            finding = f"({step_failed(rt, 'analyze', exc, o.hypothesis_id)})"
         if (reason := degenerate(o)) and reason not in finding:
             finding = f"not ranked: {reason}. {finding}"
         status = _hypothesis_status(o)
@@ -548,6 +566,9 @@ def decide(state: StudyState, rt: Runtime) -> Update:
             decision_reason = f"budget: {exc.limit}"
             rt.event("decide", f"stop: {decision_reason}")
             return {"stop_reason": decision_reason}
+        except AgentError as exc:  # no valid decision: go on; budget, rounds and stalls still end the study
+            step_failed(rt, "decide", exc)
+            return {}
         if decision.action != "stop":
             rt.event("decide", f"continue: {decision.reason}")
             return {}

@@ -85,7 +85,8 @@ def build_runtime(
     runner_for, kind = choose_runner(config, announce)
     pool = DevicePool.detect(config.parallel)
     library, spaces = library_sources(settings)
-    researcher = make_researcher(config, {"store": store, "study_id": study_id, "budget": budget})
+    hooks = {"store": store, "study_id": study_id, "budget": budget, "display": display}
+    researcher = make_researcher(config, hooks)
     rt = Runtime(
         config,
         settings,

@@ -1,15 +1,20 @@
-"""The LLM researcher: prompts (Jinja package data) → structured outputs validated by pydantic.
+"""The LLM researcher: prompts (Jinja package data in ./prompts) → structured outputs validated by pydantic.
 
-Every call goes to the store (node, model, tokens, cost, latency, prompt and response artifacts) and is
-charged to the budget; the budget is checked before each call. An invalid reply is retried with the
-validation error shown to the model (aar.llm.complete_structured); the last failure becomes an
-observation or a failed step, never a crash.
+Every call goes to the store (node, model, tokens, cost, latency, prompt and response artifacts, the
+validation error of an invalid reply) and is charged to the budget; the budget is checked before each
+call. An invalid reply is shown on the terminal (truncated, with its validation error) and retried with
+the error shown to the model (aar.llm.complete_structured); when no attempt is valid, the step raises
+`StructuredOutputError` (an AgentError), and the graph records the step as failed, the same way in
+every node (aar.graph.nodes.researcher_step). A model that cannot be reached raises
+`aar.errors.LLMUnreachableError`: the study fails.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,11 +29,11 @@ from aar.llm import (
     LLMClient,
     Message,
     RetryPolicy,
-    StructuredOutputError,
     complete_structured,
     default_price_table,
     make_client,
 )
+from aar.llm.modes import parse_mode
 from aar.researchers.base import Decision, ResearchView
 from aar.researchers.types import Outcome, Proposal
 from aar.researchers.untrusted import FENCE_TAG, summarize_error
@@ -37,6 +42,10 @@ from aar.store import LLMCallCreate, Store, record_llm_call
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 MAX_TOKENS = 4096
 MAX_OBSERVATION = 2000  # chars of one observation in the implement prompt (a fenced excerpt fits)
+SHOWN_REPLY = 300  # chars of an invalid reply shown on the terminal (the store keeps all of it)
+SHOWN_ERROR = 500  # chars of its validation error shown on the terminal
+log = logging.getLogger(__name__)
+Display = Callable[[str, str], None]
 
 
 class ProposalItem(BaseModel):
@@ -70,7 +79,13 @@ class LLMResearcher:
     name = "llm"
 
     def __init__(
-        self, client: LLMClient, store: Store, study_id: int, budget: Budget, config: StudyConfig
+        self,
+        client: LLMClient,
+        store: Store,
+        study_id: int,
+        budget: Budget,
+        config: StudyConfig,
+        display: Display | None = None,
     ) -> None:
         self.client, self.store, self.study_id, self.budget, self.config = (
             client,
@@ -79,21 +94,33 @@ class LLMResearcher:
             budget,
             config,
         )
+        # Where invalid replies are shown (node, message): the study's terminal, else the log.
+        self.display: Display = display or (lambda node, message: log.warning("%s: %s", node, message))
         self.env = Environment(
             loader=FileSystemLoader(str(PROMPTS)), undefined=StrictUndefined, autoescape=False
         )
 
     @classmethod
     def from_config(
-        cls, config: StudyConfig, *, store: Store, study_id: int, budget: Budget
+        cls,
+        config: StudyConfig,
+        *,
+        store: Store,
+        study_id: int,
+        budget: Budget,
+        display: Display | None = None,
     ) -> LLMResearcher:
-        """A client for `config.model`; AAR_LLM_RETRY_ATTEMPTS / AAR_LLM_RETRY_BASE_S tune transport retries."""
+        """A client for `config.model` in the structured-output mode `config.llm_structured` (auto: detected
+        per endpoint); AAR_LLM_RETRY_ATTEMPTS / AAR_LLM_RETRY_BASE_S tune transport retries."""
         retry = RetryPolicy(
             max_attempts=int(os.environ.get("AAR_LLM_RETRY_ATTEMPTS", "5")),
             base_delay_s=float(os.environ.get("AAR_LLM_RETRY_BASE_S", "1.0")),
         )
-        settings = AdapterSettings(prices=default_price_table(), retry=retry)
-        return cls(make_client(config.model, settings=settings), store, study_id, budget, config)
+        settings = AdapterSettings(
+            prices=default_price_table(), retry=retry, structured=parse_mode(config.llm_structured)
+        )
+        client = make_client(config.model, settings=settings)
+        return cls(client, store, study_id, budget, config, display)
 
     # ---- plumbing -----------------------------------------------------------------------------------
     def _messages(self, view: ResearchView, template: str, **context: Any) -> list[Message]:
@@ -112,6 +139,9 @@ class LLMResearcher:
         ]
 
     def _record(self, record: LLMCallRecord) -> None:
+        """Store one call (an invalid one with its error), charge it, and show an invalid reply."""
+        if record.error is not None:
+            self.display(record.node, invalid_reply(record))
         prompt = self.store.put_artifact(record.prompt.encode(), kind="prompt", media_type="application/json")
         response = (
             self.store.put_artifact(record.response.encode(), kind="response", media_type="application/json")
@@ -166,10 +196,7 @@ class LLMResearcher:
             defaults=view.template_defaults, naive=self._brief(view.naive) if view.naive else "", best=self._brief(view.best) if view.best else "",
             history=[self._brief(o) for o in view.history[-30:]], per_round=view.per_round,
         )  # fmt: skip
-        try:
-            out: Proposals = self._ask(messages, Proposals, "propose")
-        except StructuredOutputError:
-            return []
+        out: Proposals = self._ask(messages, Proposals, "propose")
         return [
             Proposal(
                 **{
@@ -193,10 +220,7 @@ class LLMResearcher:
 
     def analyze(self, outcome: Outcome, view: ResearchView) -> str:
         messages = self._messages(view, "analyze.j2", hypothesis=outcome.method, outcome=self._brief(outcome))
-        try:
-            out: Finding = self._ask(messages, Finding, "analyze")
-        except StructuredOutputError as exc:
-            return f"(no valid analysis from the model: {exc})"
+        out: Finding = self._ask(messages, Finding, "analyze")
         return out.finding
 
     def decide(self, view: ResearchView) -> Decision:
@@ -208,8 +232,20 @@ class LLMResearcher:
             best=self._brief(view.best) if view.best else "",
             history=[self._brief(o) for o in view.history[-30:]],
         )
-        try:
-            out: DecisionOut = self._ask(messages, DecisionOut, "decide")
-        except StructuredOutputError:
-            return Decision("continue", "the model gave no valid decision")
+        out: DecisionOut = self._ask(messages, DecisionOut, "decide")
         return Decision(out.action, out.reason)
+
+
+def invalid_reply(record: LLMCallRecord) -> str:
+    """One terminal line for a call that gave no valid reply: attempt, error, and the reply's start."""
+    error = _clip(" ".join((record.error or "").split()), SHOWN_ERROR)
+    if not record.response:  # nothing came back (the provider failed)
+        return f"call failed (attempt {record.attempt}): {error}"
+    flat = " ".join(record.text.split())
+    reply = _clip(flat, SHOWN_REPLY)
+    whole = f" ({len(record.text)} chars in all)" if len(flat) > SHOWN_REPLY else ""
+    return f"invalid reply (attempt {record.attempt}): {error}; the reply: {reply or '(empty)'}{whole}"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
