@@ -81,6 +81,10 @@ class Backend(Protocol):
     def parameters(self, model: nn.Module) -> list[nn.Parameter]: ...
 
 
+# A backend may also define `lengths(role, split) -> np.ndarray` (tokens per example): the loop then
+# buckets batches by length so padding stays small. Backends without it (probe) get plain shuffled batches.
+
+
 @dataclass
 class FitResult:
     """One training run: the model, and per eval step the eval-split and dev predictions."""
@@ -162,18 +166,41 @@ def soft_ce(logits: torch.Tensor, weak_p: torch.Tensor, progress: float, ctx: Co
     return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1)
 
 
-@torch.no_grad()
 def predict(ctx: Context, model: nn.Module, role: str, split: str) -> np.ndarray:
-    model.eval()
+    """P(label=1) of `model` on every example of `split`."""
+    return predict_rows(ctx, model, role, split, np.arange(ctx.n(split)))
+
+
+@torch.no_grad()
+def predict_rows(ctx: Context, model: nn.Module, role: str, split: str, rows: np.ndarray) -> np.ndarray:
+    """P(label=1) on `rows` of `split`, in `eval_batch_size` batches of similar length when lengths are known."""
+    lengths_of = getattr(ctx.backend, "lengths", None)
+    perm = np.arange(len(rows))
+    if lengths_of is not None:
+        perm = np.argsort(np.asarray(lengths_of(role, split))[rows], kind="stable")
     batch = int(ctx.hparams.get("eval_batch_size", 256))
-    out = []
-    for start in range(0, ctx.n(split), batch):
-        idx = np.arange(start, min(start + batch, ctx.n(split)))
-        out.append(
-            torch.softmax(ctx.backend.logits(model, role, split, idx).float(), dim=1)[:, 1].cpu().numpy()
-        )
+    out = np.zeros(len(rows), dtype=np.float32)
+    model.eval()
+    for start in range(0, len(rows), batch):
+        pos = perm[start : start + batch]
+        logits = ctx.backend.logits(model, role, split, rows[pos]).float()
+        out[pos] = torch.softmax(logits, dim=1)[:, 1].cpu().numpy()
     model.train()
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+    return out
+
+
+def predict_eval(ctx: Context, model: nn.Module, role: str, dev_p: np.ndarray) -> np.ndarray:
+    """P(label=1) on the eval split, reusing `dev_p` for eval rows that are dev examples (same id).
+
+    The host's eval split usually holds dev and test together: dev is then predicted once, not twice.
+    """
+    dev_row = {row["id"]: i for i, row in enumerate(ctx.data["dev"])}
+    src = np.array([dev_row.get(row["id"], -1) for row in ctx.data["eval"]], dtype=int)
+    out = np.zeros(len(src), dtype=np.float32)
+    out[src >= 0] = dev_p[src[src >= 0]]
+    rest = np.flatnonzero(src < 0)
+    out[rest] = predict_rows(ctx, model, role, "eval", rest)
+    return out
 
 
 def cosine_lr(step: int, total: int, warmup: int) -> float:
@@ -182,12 +209,80 @@ def cosine_lr(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def _batch_loss(loss: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+def _batch_loss(loss: torch.Tensor, w: torch.Tensor | None, share: float, w_total: float) -> torch.Tensor:
+    """This micro-batch's part of the optimizer batch's loss (the parts sum to the batch's mean loss).
+
+    `share` is the micro-batch's fraction of the batch's examples, `w_total` the batch's summed weight.
+    A method returning a scalar gets it scaled by `share` (exact when its scalar is a mean).
+    """
     if loss.dim() == 0:
-        return loss
+        return loss * share
     if w is None:
-        return loss.mean()
-    return (loss * w).sum() / w.sum().clamp_min(1e-8)
+        return loss.sum() * (share / len(loss))
+    return (loss * w).sum() / max(w_total, 1e-8)
+
+
+def epoch_batches(
+    keep: np.ndarray,
+    batch: int,
+    rng: np.random.Generator,
+    lengths: np.ndarray | None = None,
+    window: int = 50,
+) -> list[np.ndarray]:
+    """One epoch's batches: every index of `keep` exactly once (the last batch may be smaller).
+
+    The order is shuffled by `rng`. With `lengths`, examples are sorted by length inside windows of
+    `window` batches, so each batch holds texts of similar length (little padding); the batches' order is
+    shuffled again, so a short batch is as likely early as late.
+    """
+    order = rng.permutation(keep)
+    if lengths is not None:
+        span = batch * window
+        order = np.concatenate(
+            [c[np.argsort(lengths[c], kind="stable")] for c in np.split(order, range(span, len(order), span))]
+        )
+    batches = [order[i : i + batch] for i in range(0, len(order), batch)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def micro_batches(idx: np.ndarray, micro: int, lengths: np.ndarray | None) -> list[np.ndarray]:
+    """`idx` in chunks of at most `micro` examples (sorted by length first, when known)."""
+    if lengths is not None:
+        idx = idx[np.argsort(lengths[idx], kind="stable")]
+    return [idx[i : i + micro] for i in range(0, len(idx), micro)]
+
+
+def make_optimizer(params: list[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW; the fused CUDA kernel when every parameter is on a GPU (one launch per step, not per tensor)."""
+    fused = bool(params) and all(p.is_cuda for p in params)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
+@dataclass
+class TrainData:
+    """What every step of one fit reads: soft labels, optional weights and lengths of the split's examples."""
+
+    labels: np.ndarray
+    weights: np.ndarray | None
+    lengths: np.ndarray | None
+    micro: int
+
+
+def backward_batch(
+    ctx: Context, model: nn.Module, role: str, split: str, idx: np.ndarray, data: TrainData, progress: float,
+    loss_fn: Callable[..., torch.Tensor],
+) -> torch.Tensor:  # fmt: skip
+    """Forward and backward over `idx` in micro-batches; gradients accumulate to the whole batch's."""
+    w_total = 0.0 if data.weights is None else float(data.weights[idx].sum())
+    total = torch.zeros(())
+    for mb in micro_batches(idx, data.micro, data.lengths):
+        logits = ctx.backend.logits(model, role, split, mb).float()
+        target = torch.as_tensor(data.labels[mb], device=logits.device)
+        w = None if data.weights is None else torch.as_tensor(data.weights[mb], device=logits.device)
+        loss = _batch_loss(loss_fn(logits, target, progress, ctx), w, len(mb) / len(idx), w_total)
+        loss.backward()
+        total = total.to(loss.device) + loss.detach()
+    return total
 
 
 def fit(
@@ -200,48 +295,44 @@ def fit(
     weights: np.ndarray | None,
     record: bool,
 ) -> FitResult:
-    """The shared loop: minibatches, AdamW, cosine schedule, eval every `eval_every` steps."""
+    """The shared loop: length-bucketed batches, micro-batches, AdamW, cosine schedule, periodic evals.
+
+    `batch_size` is the optimizer's batch; `micro_batch_size` (0: the whole batch) how many examples go
+    through the model at once, their gradients accumulated.
+    """
     hp = ctx.hparams
-    keep = np.arange(len(labels)) if weights is None else np.flatnonzero(np.asarray(weights) > 0)
+    weights = None if weights is None else np.asarray(weights, dtype=np.float32)
+    keep = np.arange(len(labels)) if weights is None else np.flatnonzero(weights > 0)
     if len(keep) == 0:
         raise ValueError("weights dropped every training example")
     model = ctx.backend.new_model(role, ctx.seed)
-    opt = torch.optim.AdamW(
-        ctx.backend.parameters(model), lr=float(hp["lr"]), weight_decay=float(hp.get("weight_decay", 0.0))
-    )
+    opt = make_optimizer(ctx.backend.parameters(model), float(hp["lr"]), float(hp.get("weight_decay", 0.0)))
     batch = int(hp.get("batch_size", 32))
     total = max(1, int(hp.get("epochs", 1) * math.ceil(len(keep) / batch)))
     warmup = int(total * float(hp.get("warmup_frac", 0.0)))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, total, warmup))
     eval_every = max(1, int(hp.get("eval_every", total)))
+    lengths_of = getattr(ctx.backend, "lengths", None)
+    lengths = None if lengths_of is None else np.asarray(lengths_of(role, split))
+    data = TrainData(labels, weights, lengths, int(hp.get("micro_batch_size", 0)) or batch)
     rng = np.random.default_rng(ctx.seed)
     result = FitResult(model, [], {}, {})
-    step, order = 0, np.array([], dtype=int)
-    while step < total:
-        if len(order) < batch:
-            order = np.concatenate([order, rng.permutation(keep)])
-        idx, order = order[:batch], order[batch:]
-        logits = ctx.backend.logits(model, role, split, idx).float()
-        target = torch.as_tensor(labels[idx], device=logits.device)
-        w = (
-            None
-            if weights is None
-            else torch.as_tensor(np.asarray(weights, dtype=np.float32)[idx], device=logits.device)
-        )
-        loss = _batch_loss(loss_fn(logits, target, step / total, ctx), w)
-        opt.zero_grad()
-        loss.backward()
+    queue: list[np.ndarray] = []
+    for step in range(1, total + 1):
+        if not queue:
+            queue = epoch_batches(keep, batch, rng, lengths)
+        opt.zero_grad(set_to_none=True)
+        loss = backward_batch(ctx, model, role, split, queue.pop(0), data, (step - 1) / total, loss_fn)
         opt.step()
         sched.step()
-        step += 1
         if record and (step % eval_every == 0 or step == total):
-            _evaluate(ctx, result, role, step, float(loss.detach()))
+            _evaluate(ctx, result, role, step, float(loss))
     return result
 
 
 def _evaluate(ctx: Context, result: FitResult, role: str, step: int, loss: float) -> None:
-    eval_p = predict(ctx, result.model, role, "eval")
     dev_p = predict(ctx, result.model, role, "dev")
+    eval_p = predict_eval(ctx, result.model, role, dev_p)
     dev_weak = ctx.weak_p("dev")
     entry = {
         "step": step,

@@ -84,3 +84,26 @@ def test_embedding_only_rungs_are_refused(tmp_path: Path):
 
     with pytest.raises(UserError, match="cannot train static64"):
         run("static64→minilm-l6", tmp_path)
+
+
+@pytest.fixture(scope="module")
+def qwen_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One baseline cache for the Qwen runs below: the trusted baselines train once, the method per mode."""
+    return tmp_path_factory.mktemp("qwen-cache")
+
+
+@pytest.mark.parametrize(
+    "hp",
+    [
+        {"precision": "fp32"},
+        {"precision": "mixed", "micro_batch_size": 8},
+        {"precision": "bf16"},
+        {"lora_r": 4, "lr": 1e-3},
+    ],
+    ids=["fp32", "mixed-accumulated", "bf16", "lora"],
+)
+def test_qwen_pair_end_to_end_per_precision(tiny_qwen2: Path, tiny_qwen3: Path, qwen_cache: Path, hp: dict):
+    """Tiny Qwen2 → Qwen3 (2 layers each, from configs) through the template's whole experiment path."""
+    result = run(f"hf:{tiny_qwen2}→hf:{tiny_qwen3}", qwen_cache, **hp)
+    assert result.status == "ok", result.error
+    assert len(result.seed_results[0].splits["dev"].curve) >= 2
