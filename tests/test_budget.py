@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from aar.budget import Budget, BudgetExceeded, Limits
-from aar.store import StudyCreate, create_study, open_store
+from aar.budget import (
+    DEFAULT_WALL_S,
+    REPORT_S,
+    Budget,
+    BudgetExceeded,
+    Limits,
+    check_minimum,
+    finalize_reserve,
+    minimum_experiments,
+)
+from aar.errors import UserError
+from aar.store import Study, StudyCreate, create_study, open_store
 
 
 @pytest.fixture()
@@ -79,3 +89,58 @@ def test_hold_back_keeps_experiments_for_the_final_checks(budget_for):
     budget.reserve_launch(1)
     with pytest.raises(BudgetExceeded, match="experiments"):
         budget.reserve_launch(1)  # the last two are for the finalists
+
+
+def test_finalize_reserve_stops_search_early_and_clamps_jobs(budget_for):
+    budget, clock = budget_for(deadline=1100.0)
+    budget.finalize_reserve_s = 40.0
+    assert budget.wall_limit(final=False) == 60  # search jobs: to the deadline less the reserve
+    assert budget.wall_limit(final=True) == 100  # finalize's jobs: to the deadline itself
+    clock[0] = 1061.0  # inside the reserve: search is over, finalize is not
+    assert budget.exhausted() == "deadline"
+    with pytest.raises(BudgetExceeded, match="reserved for finalize"):
+        budget.reserve_launch(1)
+    with pytest.raises(BudgetExceeded):
+        budget.wall_limit(final=False)
+    assert budget.wall_limit(final=True) == 39
+    clock[0] = 1098.0
+    with pytest.raises(BudgetExceeded):
+        budget.wall_limit(final=True)  # under MIN_WALL_S: not worth starting
+
+
+def test_wall_limit_without_a_deadline_is_the_default(budget_for):
+    budget, _ = budget_for()
+    assert budget.wall_limit(final=False) == DEFAULT_WALL_S
+
+
+def test_finalize_reserve_from_timed_jobs():
+    # 2 finalists: 5 jobs (2 runs each and the naive baseline on test) at the median, 1.5x, plus the report
+    assert finalize_reserve([10, 30, 20], 2, fallback_job_s=99) == pytest.approx(5 * 1.5 * 20 + REPORT_S)
+    assert finalize_reserve([], 1, fallback_job_s=10, seed_factor=2) == pytest.approx(
+        3 * 1.5 * 2 * 10 + REPORT_S
+    )
+    assert finalize_reserve([10], 0, fallback_job_s=10) == REPORT_S
+
+
+def test_too_small_experiment_budget_is_refused_with_the_minimum():
+    assert minimum_experiments(3, 2) == 7
+    with pytest.raises(UserError, match=r"--max-experiments 4 is too small: needs at least 7 experiments"):
+        check_minimum(4, per_round=3, finalists=2)
+    check_minimum(7, per_round=3, finalists=2)
+    check_minimum(None, per_round=3, finalists=2)
+
+
+def test_budget_lines_are_rounded_for_people(budget_for):
+    budget, _ = budget_for(experiments=16, deadline=1000.0 + 3589.197, usd=2.0)
+    with budget.store.session() as session:
+        study = session.get(Study, budget.study_id)
+        study.budget_limits = budget.limits.as_store()
+        session.add(study)
+    budget.charge("experiments", 3, key="e")
+    budget.charge("device_seconds", 12.3456, key="d")
+    budget.charge("usd", 0.123456, key="u")
+    text = budget.describe()
+    assert "experiments: 3 used of 16, 13 left" in text
+    assert "device_seconds: 12 used, no limit" in text
+    assert "usd: $0.12 used of $2.00, $1.88 left" in text
+    assert "(59m 49s left)" in text and "3589.1" not in text

@@ -38,6 +38,8 @@ SLOW_CALL_S = 5.0
 QUIET_S = 1.0
 # A job's duration before any similar job finished (its ETA), and finalize's estimate per job then.
 FALLBACK_JOB_S = 30.0
+# Until a job was timed, finalize's reserve (a guess) takes at most this share of the time left.
+UNTIMED_SHARE = 0.5
 
 
 @dataclass
@@ -96,6 +98,9 @@ class Runtime:
         with self.pool.slot() as devices, self.progress.phase(label, eta_s=self.eta(role)):
             try:
                 result = run_experiment(spec, self.runner_for(devices, timeout_s=wall))
+                if result.status == "interrupted":  # its Ray node was lost mid-job: requeued once
+                    self.event("run", f"{spec.method_name}: {result.error.splitlines()[0]}; requeued once")
+                    result = run_experiment(spec, self.runner_for(devices, timeout_s=wall))
             except InfraError:
                 raise
             except Exception as exc:  # logged with its traceback, reported as the result
@@ -120,8 +125,11 @@ class Runtime:
         fallback = self.eta("baseline") or FALLBACK_JOB_S
         seeds = self.config.seeds
         factor = 1.0 if final else max(seeds, MIN_SEEDS) / seeds  # finalists rerun on >= MIN_SEEDS seeds
-        self.budget.finalize_reserve_s = finalize_reserve(seen, self.config.finalists, fallback, factor)
-        return self.budget.finalize_reserve_s
+        reserve = finalize_reserve(seen, self.config.finalists, fallback, factor)
+        if not seen and (left := self.budget.seconds_left()) is not None:
+            reserve = min(reserve, UNTIMED_SHARE * left)  # a guess until a job is timed: never all the time
+        self.budget.finalize_reserve_s = reserve
+        return reserve
 
     def prepare_baselines(self, seeds: list[int]) -> None:
         """Embeddings, weak supervisors and ceilings (cached after the first study), shown as progress."""
@@ -243,6 +251,25 @@ def choose_runner(config: StudyConfig, announce: Callable[[str], object] | None)
         if announce:
             announce(f"sandbox: none available ({exc}); builtin library code runs in a local subprocess")
         return local_runner_factory(), "local"
+
+
+def choose_executor(
+    config: StudyConfig, announce: Callable[[str], object] | None
+) -> tuple[RunnerFactory, str, DevicePool]:
+    """Where jobs run: this machine's device pool (`local`, the default), or a Ray cluster (`ray`: each
+    job a Ray task; every node chooses its sandbox as `choose_runner` does here). Returns the runner
+    factory, the kind recorded with each experiment, and the pool of slots (jobs in flight at once)."""
+    if config.executor != "ray":
+        runner_for, kind = choose_runner(config, announce)
+        return runner_for, kind, DevicePool.detect(config.parallel)
+    from aar.executors.ray_cluster import NodeSandbox, ray_executor
+
+    fallback = config.policy == "builtin" and not config.sandbox
+    request = NodeSandbox(config.sandbox or None, config.unsafe_local, local_fallback=fallback)
+    runner_for, pool, _, where = ray_executor(request, parallel=config.parallel)
+    if announce:
+        announce(where)
+    return runner_for, "ray", pool
 
 
 def host_error(exc: BaseException) -> str:

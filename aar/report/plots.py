@@ -20,8 +20,8 @@ from aar.store.queries import BestSoFarPoint, BurnPoint
 
 SIZE = (6.4, 3.4)
 MAX_POINTS = 2000
-# Best-so-far plot: experiments more than this share of the plot's range below it are clipped.
-CLIP_MARGIN = 0.25
+# Best-so-far plot: experiments more than the plot's range (and at least this) below it are clipped.
+CLIP_MIN_SPAN = 0.25
 
 
 def to_svg(fig: Figure) -> str:
@@ -82,14 +82,13 @@ class Clipped(NamedTuple):
 
 def clip_low(values: Sequence[tuple[float, float]], best: Sequence[float]) -> Clipped:
     """Clip outliers far below the study's range (e.g. shuffled-label ablations at PGR −1) to a floor,
-    so they do not stretch the axis. The floor sits a quarter of the range below the lower of the
-    best-so-far line and the experiments' lower quartile."""
+    so they do not stretch the axis. The floor sits one range (at least CLIP_MIN_SPAN) below the lower
+    of the best-so-far line and the median experiment."""
     ys = sorted(y for _, y in values)
     if not ys or not best:
         return Clipped(list(values), [], None)
-    bottom = min(min(best), ys[len(ys) // 4])
-    span = max(max(max(best), ys[-1]) - bottom, 0.1)
-    floor = bottom - CLIP_MARGIN * span
+    bottom = min(min(best), ys[len(ys) // 2])
+    floor = bottom - max(max(max(best), ys[-1]) - bottom, CLIP_MIN_SPAN)
     if ys[0] >= floor:
         return Clipped(list(values), [], None)
     return Clipped([p for p in values if p[1] >= floor], [p for p in values if p[1] < floor], floor)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from aar.report import plots
 
 
@@ -25,3 +27,24 @@ def test_thinning_keeps_the_last_point() -> None:
     points = [(float(i), float(i)) for i in range(10_000)]
     kept = plots._thin(points)
     assert len(kept) <= plots.MAX_POINTS + 1 and kept[-1] == points[-1]
+
+
+def test_best_so_far_clips_ablation_outliers_with_a_marker():
+    from aar.store.queries import BestSoFarPoint
+
+    values = [0.1, 0.2, 0.15, -1.0, 0.3, 0.25, -0.9]
+    points, best = [], -math.inf
+    for i, v in enumerate(values, 1):
+        best = max(best, v)
+        points.append(BestSoFarPoint(number=i, experiment_id=i, value=v, best=best))
+    shown = plots.clip_low([(p.number, p.value) for p in points], [p.best for p in points])
+    assert sorted(y for _, y in shown.clipped) == [-1.0, -0.9] and shown.floor is not None
+    fig = plots.best_so_far_figure(points, split="dev")
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] > -0.5  # the axis is not stretched to -1
+    _, labels = ax.get_legend_handles_labels()
+    assert any(label.startswith("2 clipped") and "lowest -1.00" in label for label in labels)
+
+
+def test_best_so_far_clips_nothing_when_nothing_is_far_below():
+    assert plots.clip_low([(1, 0.1), (2, 0.05), (3, 0.2)], [0.1, 0.1, 0.2]).clipped == []
