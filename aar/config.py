@@ -41,6 +41,7 @@ class Settings(BaseSettings):
 Policy = Literal["builtin", "llm"]
 FeedbackMode = Literal["dev", "blind"]
 SandboxChoice = Literal["docker", "bwrap", "local", ""]
+ExecutorChoice = Literal["local", "ray"]  # where jobs run: this machine's device pool, or a Ray cluster
 
 
 class StudyConfig(BaseModel):
@@ -61,6 +62,7 @@ class StudyConfig(BaseModel):
     split_seed: int = 0
     parallel: int = 1
     sandbox: SandboxChoice = ""  # "" = auto
+    executor: ExecutorChoice = "local"  # ray: each job a Ray task (AAR_RAY_ADDRESS; aar.executors)
     unsafe_local: bool = False
     per_round: int = 3  # hypotheses proposed per round
     max_rounds: int = 20

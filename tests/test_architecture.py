@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "sandbox": 2,  # runs untrusted code; knows no agent, no LLM
     "budget": 3, "llm": 3, "recording": 3, "scheduler": 3,
     "researchers": 4,  # the policies (builtin, llm)
+    "executors": 4,  # jobs beyond this process (Ray): built on the scheduler's sandbox runner
     "report": 5,
     "graph": 6,  # the study loop: calls researchers, scheduler, store, w2s
     "web": 7,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.console import Console
 
-from aar.config import Settings, StudyConfig
+from aar.config import ExecutorChoice, Settings, StudyConfig
 from aar.errors import UserError
 
 console = Console()
@@ -26,6 +26,10 @@ NODE_COLORS = {
     "finalize": "bold cyan",
     "report": "bold green",
 }
+
+ExecutorOption = Annotated[
+    str, typer.Option("--executor", help="local (this machine) | ray (a Ray cluster: AAR_RAY_ADDRESS)")
+]
 
 
 def parse_duration(text: str) -> float:
@@ -80,6 +84,7 @@ def run_cmd(
         typer.Option("--target-pgr", help="Stop once the best dev PGR's CI lower bound reaches this."),
     ] = None,
     sandbox: Annotated[str, typer.Option("--sandbox", help="docker | bwrap | local ('' = auto)")] = "",
+    executor: ExecutorOption = "local",
     unsafe_local: Annotated[bool, typer.Option("--unsafe-local")] = False,
     name: Annotated[str, typer.Option("--name", help="Study name (default: study-<date>-<time>)")] = "",
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -99,7 +104,7 @@ def run_cmd(
         name=name or default_name(), goal=goal, task=task, pair=pair, template=template, policy=policy, model=model,
         llm_structured=llm_structured,
         feedback=feedback, seeds=seeds, sizes=sizes, parallel=parallel, per_round=per_round, sandbox=sandbox,
-        unsafe_local=unsafe_local, target_pgr=target_pgr, max_usd=max_usd, max_tokens=max_tokens,
+        executor=executor, unsafe_local=unsafe_local, target_pgr=target_pgr, max_usd=max_usd, max_tokens=max_tokens,
         max_device_seconds=None if max_device_hours is None else max_device_hours * 3600, max_experiments=max_experiments,
         deadline=time.time() + parse_duration(deadline) if deadline else None,
     )  # fmt: skip
@@ -146,13 +151,21 @@ def _run(fn, name: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
 def resume_cmd(
     study: Annotated[str, typer.Argument(help="Study name or id")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    executor: Annotated[str, typer.Option("--executor", help="local | ray (default: the study's own)")] = "",
 ) -> None:
     """Continue a study from its last checkpoint (after Ctrl-C, a crash or kill -9)."""
     from aar.graph.study import resume_study
 
+    if executor not in ("", *get_args(ExecutorChoice)):
+        raise UserError(f"unknown executor {executor!r}; use local or ray")
     _run(
         lambda settings, store, show: resume_study(
-            study, settings, store, display=show, announce=show_line(as_json)
+            study,
+            settings,
+            store,
+            display=show,
+            announce=show_line(as_json),
+            executor=executor or None,  # type: ignore[arg-type]
         ),
         study,
         as_json,

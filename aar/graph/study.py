@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from aar.config import Settings, StudyConfig
+from aar.config import ExecutorChoice, Settings, StudyConfig
 from aar.errors import UserError
 from aar.graph.builder import RECURSION_LIMIT, build_graph
 from aar.graph.runtime import (
     Display,
     Runtime,
-    choose_runner,
+    choose_executor,
     library_sources,
     limits_of,
     make_budget,
@@ -23,7 +23,6 @@ from aar.graph.runtime import (
 )
 from aar.graph.state import StudyState
 from aar.researchers.base import Researcher
-from aar.scheduler import DevicePool
 from aar.store import Store, StudyCreate, create_study, find_study, recover_interrupted
 
 
@@ -82,8 +81,7 @@ def build_runtime(
     setup, smoke = make_setups(config, settings)
     setup.splits  # noqa: B018 - validate the task and sizes before anything is spent
     budget = make_budget(store, study_id, config)
-    runner_for, kind = choose_runner(config, announce)
-    pool = DevicePool.detect(config.parallel)
+    runner_for, kind, pool = choose_executor(config, announce)
     library, spaces = library_sources(settings)
     hooks = {"store": store, "study_id": study_id, "budget": budget, "display": display}
     researcher = make_researcher(config, hooks)
@@ -153,8 +151,10 @@ def resume_study(
     *,
     display: Display,
     announce: Callable[[str], object] | None = None,
+    executor: ExecutorChoice | None = None,
 ) -> StudyOutcome:
-    """Continue a study from its last checkpoint; finished experiments are never rerun."""
+    """Continue a study from its last checkpoint; finished experiments are never rerun.
+    `executor` (local | ray) replaces the one the study started with, for this run of it."""
     with store.session() as session:
         study = find_study(session=session, ref=ref)
         study_id = int(study.id or 0)
@@ -165,6 +165,8 @@ def resume_study(
             raise UserError(f"study {ref!r} has no checkpoint to resume (was it started by `aar run`?)")
         values = snapshot.checkpoint["channel_values"]
         config = StudyConfig.model_validate(values["config"])
+        if executor:
+            config = config.model_copy(update={"executor": executor})
         rt = build_runtime(config, settings, store, study_id, display, announce)
         if requeued:
             rt.event("plan", f"resumed: {len(requeued)} interrupted experiment(s) requeued")
