@@ -97,3 +97,44 @@ def test_hub_model_loads_read_only_offline(
         assert report[role]["type"] == "qwen2" and report[role]["logits"] == [2, 2]
         assert report[role]["write"] in ("OSError", "PermissionError")
     assert report["network"] == "off" and report["offline"] == "1"
+
+
+@pytest.fixture(scope="module")
+def qwen_pair() -> Iterator[str]:
+    """Two tiny Qwen2 folders (hidden 16 → 32) as a weak→strong pair of local models, readable by uid 65534."""
+    root = Path(tempfile.mkdtemp(prefix="aar-pair-", dir="/tmp"))
+    weak, strong = make_tiny_qwen(root / "weak", 16), make_tiny_qwen(root / "strong", 32)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield f"hf:{weak}→hf:{strong}"
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kind", [pytest.param("docker", marks=pytest.mark.docker), pytest.param("bwrap", marks=pytest.mark.bwrap)]
+)
+def test_finetune_job_trains_the_mounted_model(
+    kind: str, qwen_pair: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """The finetune template, end to end: baselines on the host, the method job in the sandbox loading the
+    strong model from /models/strong (its config names no host path), scored on the host."""
+    from aar.w2s.experiment import ExperimentSpec, run_experiment
+    from aar.w2s.ladder import parse_pair
+    from aar.w2s.setup import Setup
+    from aar.w2s.splits import SplitSizes
+    from aar.w2s.templates import get_template, resolve_method
+    from tests.conftest import TEMPLATES
+
+    sandbox: Sandbox = request.getfixturevalue(f"{kind}_sandbox")
+    hp = {"epochs": 1, "eval_every": 2, "max_length": 32, "batch_size": 16}
+    setup = Setup(
+        "rotten_tomatoes", parse_pair(qwen_pair), get_template("finetune", TEMPLATES),
+        sizes=SplitSizes(weak_train=32, w2s_train=32, dev=16, test=16), cache_dir=tmp_path, baseline_hparams=hp,
+    )  # fmt: skip
+    spec = ExperimentSpec(setup, resolve_method("naive", TEMPLATES), "naive", [0], hp)
+    result = run_experiment(
+        spec, sandbox_runner(sandbox, kind, Limits(timeout_s=600, memory_mb=3072, cpus=2))
+    )
+    assert result.status == "ok", result.error
+    assert result.sandbox == kind and len(result.seed_results[0].splits["dev"].curve) >= 1
