@@ -152,3 +152,36 @@ def test_docker_without_the_nvidia_toolkit_is_a_clear_error(
     job = _env_job(workdir, "gpu", ("0",))
     with pytest.raises(GpuUnavailable, match="NVIDIA container toolkit"):
         sandbox.run(job)
+
+
+GPU_PROBE = """
+import json, sys, torch
+n = torch.cuda.device_count()
+uuids = ["GPU-" + str(torch.cuda.get_device_properties(i).uuid) for i in range(n)]
+json.dump({"count": n, "uuids": uuids}, open(sys.argv[1] + "/gpus.json", "w"))
+"""
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("bwrap", marks=pytest.mark.bwrap),
+        "local",
+    ],
+)
+def test_gpu_job_sees_exactly_its_gpu(kind: str, workdir: Path, request: pytest.FixtureRequest):
+    """On a GPU host (bench/gpu, the device machine): a job on the last GPU sees that one GPU and no other."""
+    gpus = host_gpus()
+    if not gpus:
+        pytest.skip("no NVIDIA GPU on this machine")
+    sandbox: Sandbox = LocalSandbox() if kind == "local" else request.getfixturevalue(f"{kind}_sandbox")
+    code = workdir / "code"
+    code.mkdir()
+    (code / "runner.py").write_text(GPU_PROBE)
+    job = Job(code, code, workdir / "out", command=("python", "/code/runner.py", "/out"), devices=(str(gpus[-1].index),),
+              timeout_s=300, memory_mb=8192, trusted=True)  # fmt: skip
+    result = sandbox.run(job)
+    assert result.ok, result.stderr
+    assert json.loads((job.out_dir / "gpus.json").read_text()) == {"count": 1, "uuids": [gpus[-1].uuid]}
