@@ -59,7 +59,7 @@ def sandbox_runner(
         _readable(code.parent)
         out.rmdir() if out.is_dir() and not any(out.iterdir()) else None
         job = Job(
-            code, data, out, timeout_s=limits.timeout_s, memory_mb=limits.memory_mb, cpus=limits.cpus,
+            code, data, out, timeout_s=limits.timeout_s, memory_mb=job_memory_mb(limits, devices), cpus=limits.cpus,
             devices=devices, name="experiment", trusted=trusted, models=models,
         )  # fmt: skip
         result = sandbox.run(job)
@@ -67,6 +67,17 @@ def sandbox_runner(
         return JobOutcome(result.status.value, result.exit_code, result.duration_s, tail, kind)
 
     return run
+
+
+def job_memory_mb(limits: Limits, devices: tuple[str, ...]) -> int:
+    """A GPU job's weights pass through host memory (`from_pretrained`, then to the device; 4B parameters
+    in fp32 are 16 GB), so it may use its GPUs' share of 80 % of the host's memory; never less than the
+    limit. A CPU job keeps the limit."""
+    if not devices:
+        return limits.memory_mb
+    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    share = int(total_mb * 0.8 * len(devices) / max(len(devices), len(host_gpus())))
+    return max(limits.memory_mb, share)
 
 
 class RunnerFactory(Protocol):

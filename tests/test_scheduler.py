@@ -58,3 +58,20 @@ def test_runner_hands_the_slot_devices_to_the_sandbox(tmp_path: Path):
         tmp_path / "code", tmp_path / "data", tmp_path / "out"
     )
     assert outcome.status == "ok" and sandbox.jobs[0].devices == ("1",) and not sandbox.jobs[0].trusted
+
+
+def test_gpu_jobs_get_their_share_of_host_memory(tmp_path: Path):
+    """A GPU job loads its weights through host RAM: 80 % of it (one GPU's share), above the CPU limit."""
+    import os
+
+    sandbox = RecordingSandbox()
+    for name in ("gpu", "cpu"):
+        for d in ("code", "data"):
+            (tmp_path / name / d).mkdir(parents=True)
+    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    sandbox_runner(sandbox, "recording", devices=("0",))(
+        tmp_path / "gpu/code", tmp_path / "gpu/data", tmp_path / "gpu/out"
+    )
+    sandbox_runner(sandbox, "recording")(tmp_path / "cpu/code", tmp_path / "cpu/data", tmp_path / "cpu/out")
+    gpu_job, cpu_job = sandbox.jobs
+    assert gpu_job.memory_mb == max(8192, int(total_mb * 0.8)) and cpu_job.memory_mb == 8192
