@@ -545,7 +545,8 @@ def _hypothesis_status(o: Outcome) -> HypothesisStatus:
 
 
 def decide(state: StudyState, rt: Runtime) -> Update:
-    """Continue or stop: budget, goal reached, stalled search, or the researcher's own call."""
+    """Continue or stop: budget, goal reached, or the researcher's own call (the builtin researcher's
+    is a stated convergence test; a stalled round count alone no longer ends a study with budget left)."""
     if state.stop_reason:
         return {}
     cfg = state.config
@@ -557,8 +558,6 @@ def decide(state: StudyState, rt: Runtime) -> Update:
         and best.dev_pgr_lo >= cfg.target_pgr
     ):
         reason = f"goal met: best dev PGR CI lower bound {best.dev_pgr_lo:.3f} ≥ target {cfg.target_pgr}"
-    elif state.stalled_rounds >= 3 and state.round > len(rt.library):
-        reason = f"no improvement in {state.stalled_rounds} rounds"
     else:
         try:
             decision = rt.researcher.decide(view(state, rt))
@@ -566,7 +565,7 @@ def decide(state: StudyState, rt: Runtime) -> Update:
             decision_reason = f"budget: {exc.limit}"
             rt.event("decide", f"stop: {decision_reason}")
             return {"stop_reason": decision_reason}
-        except AgentError as exc:  # no valid decision: go on; budget, rounds and stalls still end the study
+        except AgentError as exc:  # no valid decision: go on; budget and rounds still end the study
             step_failed(rt, "decide", exc)
             return {}
         if decision.action != "stop":

@@ -7,6 +7,7 @@ It is the offline default and the baseline an LLM researcher must beat.
 from __future__ import annotations
 
 import logging
+import zlib
 from typing import Any
 
 import optuna
@@ -33,6 +34,14 @@ def distribution(spec: dict[str, Any]) -> optuna.distributions.BaseDistribution:
     return optuna.distributions.FloatDistribution(low, high, log=bool(spec.get("log", False)) and low > 0)
 
 
+def _inside(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
+    """Whether `value` is a point of `dist` (a default can lie outside a method's search space)."""
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False
+
+
 class BuiltinResearcher:
     """Library walk, then per-method TPE search; deterministic for a given history and seed."""
 
@@ -43,13 +52,19 @@ class BuiltinResearcher:
 
     # ---- propose --------------------------------------------------------------------------------
     def propose(self, view: ResearchView) -> list[Proposal]:
+        """Untried library methods first, then TPE points for the open contenders: every slot filled."""
         tried = {o.method for o in view.history}
         untried = [m for m in LIBRARY_ORDER if m in view.library and m not in tried]
         proposals = [self._library_proposal(m) for m in untried[: view.per_round]]
-        for method in self._contenders(view):
-            if len(proposals) >= view.per_round:
-                break
-            proposals.append(self._search_proposal(method, view, len(proposals)))
+        contenders = self._contenders(view)
+        slots = view.per_round - len(proposals)
+        if not contenders or slots <= 0:
+            return proposals
+        share = {
+            m: slots // len(contenders) + (i < slots % len(contenders)) for i, m in enumerate(contenders)
+        }
+        for method, n in share.items():
+            proposals += [self._search_proposal(method, h) for h in self._tpe_asks(method, view, n)]
         return proposals
 
     def _library_proposal(self, method: str) -> Proposal:
@@ -76,10 +91,7 @@ class BuiltinResearcher:
                 ranked.append((upper, method))
         return [m for _, m in sorted(ranked, reverse=True)] or list(by_method)[:1]
 
-    def _search_proposal(self, method: str, view: ResearchView, slot: int) -> Proposal:
-        space = {k: v for k, v in view.template_space.items() if k in SEARCHED_TEMPLATE_KEYS}
-        space.update(view.library_spaces.get(method, {}))
-        hparams = self._tpe_ask(method, space, view, slot)
+    def _search_proposal(self, method: str, hparams: dict[str, Any]) -> Proposal:
         shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in hparams.items())
         return Proposal(
             text=f"`{method}` with {shown} improves on its best configuration so far.",
@@ -89,24 +101,35 @@ class BuiltinResearcher:
             hparams=hparams,
         )
 
-    def _tpe_ask(self, method: str, space: dict[str, Any], view: ResearchView, slot: int) -> dict[str, Any]:
+    def _tpe_asks(self, method: str, view: ResearchView, n: int) -> list[dict[str, Any]]:
+        """`n` distinct TPE points for `method`, the study warm-started with every completed trial of it
+        (its library default included: a key the run did not set counts at the template's default, a key
+        with no known value is left out of that trial). A constant liar keeps one batch's points apart."""
+        space = {k: v for k, v in view.template_space.items() if k in SEARCHED_TEMPLATE_KEYS}
+        space.update(view.library_spaces.get(method, {}))
         dists = {k: distribution(v) for k, v in space.items()}
-        sampler = optuna.samplers.TPESampler(seed=self.seed + 1000 * view.round + slot, n_startup_trials=4)
+        seed = self.seed + 1000 * view.round + zlib.crc32(method.encode()) % 1000
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, constant_liar=True)
         study = optuna.create_study(direction="maximize", sampler=sampler)
+        for trial in self._trials(method, dists, view):
+            study.add_trial(trial)
+        return [study.ask(dists).params for _ in range(n)]
+
+    @staticmethod
+    def _trials(
+        method: str, dists: dict[str, optuna.distributions.BaseDistribution], view: ResearchView
+    ) -> list[optuna.trial.FrozenTrial]:
+        """Every ranked outcome of `method` as a completed trial, over the parameters whose value is known."""
+        trials = []
         for o in view.history:
             value = score_of(o, view.feedback)
             if o.method != method or value is None:
                 continue
-            params = {k: o.hparams.get(k, self._default(k, view)) for k in dists}
-            try:
-                study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=value))
-            except ValueError:  # a value outside the space (defaults can be): not a usable trial
-                continue
-        return study.ask(dists).params
-
-    @staticmethod
-    def _default(key: str, view: ResearchView) -> Any:
-        return view.template_defaults.get(key)
+            params = {k: o.hparams.get(k, view.template_defaults.get(k)) for k in dists}
+            known = {k: v for k, v in params.items() if v is not None and _inside(dists[k], v)}
+            trials.append(optuna.trial.create_trial(
+                params=known, distributions={k: dists[k] for k in known}, value=value))  # fmt: skip
+        return trials
 
     # ---- implement / analyze / decide ----------------------------------------------------------
     def implement(self, proposal: Proposal, observations: list[str], view: ResearchView) -> str:
@@ -136,7 +159,38 @@ class BuiltinResearcher:
         )
 
     def decide(self, view: ResearchView) -> Decision:
+        """Continue until the budget ends it, unless the search has converged (`converged`)."""
         tried = {o.method for o in view.history}
         if any(m not in tried for m in LIBRARY_ORDER if m in view.library):
             return Decision("continue", "library methods left to try")
+        if reason := converged(view):
+            return Decision("stop", reason)
         return Decision("continue", "searching hyperparameters of the open contenders")
+
+
+# The convergence test: the last CONVERGENCE_ROUNDS full rounds of experiments (after the library walk)
+# did not lift the best score by more than the best's own noise (half its CI; in blind mode, which has
+# no CI, by more than CONVERGENCE_MIN_GAIN).
+CONVERGENCE_ROUNDS = 4
+CONVERGENCE_MIN_GAIN = 0.01
+
+
+def converged(view: ResearchView) -> str:
+    """Why the search has converged, or "" while it has not (see CONVERGENCE_ROUNDS)."""
+    ranked = [o for o in view.history if score_of(o, view.feedback) is not None]
+    window = CONVERGENCE_ROUNDS * max(1, view.per_round)
+    if len(ranked) <= window:
+        return ""
+    before, recent = ranked[:-window], ranked[-window:]
+    best = max(before, key=lambda o: score_of(o, view.feedback) or -9.0)
+    best_score = score_of(best, view.feedback) or 0.0
+    noise = CONVERGENCE_MIN_GAIN
+    if view.feedback == "dev" and best.dev_pgr_lo is not None and best.dev_pgr_hi is not None:
+        noise = max(noise, (best.dev_pgr_hi - best.dev_pgr_lo) / 2)
+    gain = max(score_of(o, view.feedback) or -9.0 for o in recent) - best_score
+    if gain > noise:
+        return ""
+    return (
+        f"converged: the last {window} experiments ({CONVERGENCE_ROUNDS} full rounds) lifted the best "
+        f"score by {gain:+.3f}, within its noise ({noise:.3f})"
+    )

@@ -87,12 +87,12 @@ def test_constant_but_two_sided_predictions_are_refused_too() -> None:
     assert score_of(_outcome("flat", 0.0, 0.5, 0.0), "blind") is None
 
 
-def test_hypothesis_status_needs_three_seeds() -> None:
-    better = "Δ 0.300 [0.200, 0.400] (2 wins / 0 losses): better"  # what the old paired rule said
-    two = Outcome(hypothesis_id=1, experiment_id=1, method="m", status="ok", dev_pgr_by_seed={0: 0.3, 1: 0.4},
-                  verdict_vs_naive=better)  # fmt: skip
-    assert _hypothesis_status(two) == HypothesisStatus.INCONCLUSIVE
-    three = two.model_copy(update={"dev_pgr_by_seed": {0: 0.3, 1: 0.4, 2: 0.35}})
+def test_hypothesis_status_needs_five_seeds() -> None:
+    better = "Δ 0.300 [0.200, 0.400] (4 wins / 0 losses): better"  # what the old paired rule said
+    four = Outcome(hypothesis_id=1, experiment_id=1, method="m", status="ok",
+                   dev_pgr_by_seed={0: 0.3, 1: 0.4, 2: 0.35, 3: 0.33}, verdict_vs_naive=better)  # fmt: skip
+    assert _hypothesis_status(four) == HypothesisStatus.INCONCLUSIVE  # issue 12: 3 of 3 was p = 0.125
+    three = four.model_copy(update={"dev_pgr_by_seed": {0: 0.3, 1: 0.4, 2: 0.35, 3: 0.33, 4: 0.31}})
     assert _hypothesis_status(three) == HypothesisStatus.SUPPORTED
     worse = three.model_copy(update={"verdict_vs_naive": "Δ -0.3 [-0.4, -0.2] (0 wins / 3 losses): worse"})
     assert _hypothesis_status(worse) == HypothesisStatus.REFUTED
