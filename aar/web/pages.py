@@ -20,6 +20,7 @@ from aar.store.crud import NotFoundError, get_experiment, get_study
 from aar.store.models import ExperimentStatus
 from aar.store.queries import best_so_far, budget_burn, experiment_by_number, experiment_detail
 from aar.web.app import Id, SessionDep, page
+from aar.web.llm_view import call_view
 from aar.web.views import (
     TableParams,
     agent_log,
@@ -35,6 +36,8 @@ router = APIRouter(include_in_schema=False)
 Table = Annotated[TableParams, Depends(table_params)]
 PlotName = Literal["pgr_curves", "best_so_far", "pgr_by_method", "budget_burn"]
 PROMPT_PREVIEW = 20_000
+# A call's artifacts up to this size are shown as messages; a bigger one shows its start, as text.
+CALL_BYTES = 2_000_000
 NO_CACHE = {"Cache-Control": "no-store"}
 
 
@@ -97,19 +100,25 @@ def agent_log_page(
     page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
-    """The agent log: each LLM call's node, model, tokens, cost, with its prompt and reply expandable."""
+    """The agent log: each LLM call's node, model, tokens, cost, and its messages and reply, role-labelled
+    (long ones collapsed), with the raw request and response JSON a click away."""
     log = agent_log(session=session, study_id=study_id, page=page_no, per_page=per_page)
-    shas = {sha for call in log.calls for sha in (call.prompt_sha256, call.response_sha256) if sha}
-    texts = {sha: _preview(session, request, sha) for sha in shas}
-    return page(request, "agent_log.html", log=log, texts=texts, limit=PROMPT_PREVIEW)
+    chats = {
+        call.id: call_view(_artifact(session, request, call.prompt_sha256), _artifact(session, request, call.response_sha256))
+        for call in log.calls
+    }  # fmt: skip
+    return page(request, "agent_log.html", log=log, chats=chats)
 
 
-def _preview(session: Session, request: Request, sha: str) -> str:
+def _artifact(session: Session, request: Request, sha: str | None) -> bytes | None:
+    """A call's stored prompt or response (its start, when it is huge); None when missing."""
+    if not sha:
+        return None
     try:
         data = get_artifact(session=session, artifacts=request.app.state.store.artifacts, sha256=sha)
     except UserError:
-        return "(not in the store)"
-    return data[: PROMPT_PREVIEW + 1].decode("utf-8", errors="replace")
+        return b"(not in the store)"
+    return data if len(data) <= CALL_BYTES else data[:PROMPT_PREVIEW] + b"\n(cut: open the raw JSON)"
 
 
 @router.get("/studies/{study_id:int}/report", response_class=HTMLResponse)
