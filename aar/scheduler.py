@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from aar.sandbox.base import Sandbox
 from aar.sandbox.gpus import host_gpus
 from aar.sandbox.local import LocalSandbox
 from aar.w2s.experiment import JobRunner
-from aar.w2s.jobs import MODELS_MOUNT, JobOutcome, stage_models
+from aar.w2s.jobs import MODELS_MOUNT, JobOutcome, TrustedRunner, stage_models
 
 
 @dataclass(frozen=True)
@@ -158,3 +159,36 @@ def visible_gpus() -> list[str]:
         return [str(g.index) for g in gpus]
     names = [w.strip() for w in wanted.split(",") if w.strip()]
     return [str(g.index) for g in gpus if str(g.index) in names or g.uuid in names]
+
+
+Charge = Callable[[JobOutcome, tuple[str, ...]], object]
+
+
+def trusted_runner(
+    pool: DevicePool,
+    sandbox: Sandbox,
+    kind: str,
+    *,
+    limits: Limits = Limits(),
+    charge: Charge | None = None,
+) -> TrustedRunner:
+    """Trusted jobs (weak supervisor and its ensemble, ceiling, naive) placed like method jobs: each holds
+    a slot of `pool` while it runs in `sandbox` on that slot's devices; `charge(outcome, devices)` (the
+    budget ledger's device-seconds) hears every outcome. Pass it to `aar.w2s.jobs.run_trusted(via=...)`."""
+
+    def run(runner: Path, data: Path, out: Path, method: Path) -> JobOutcome:
+        code = data.parent / "trusted-code"  # beside /data and /out: made readable with them
+        code.mkdir(exist_ok=True)
+        for src, name in (
+            (runner, "runner.py"),
+            (runner.parent.parent / "common.py", "common.py"),
+            (method, "method.py"),
+        ):
+            shutil.copyfile(src, code / name)
+        with pool.slot() as devices:
+            outcome = sandbox_runner(sandbox, kind, limits, devices, trusted=True)(code, data, out)
+        if charge is not None:
+            charge(outcome, devices)
+        return outcome
+
+    return run

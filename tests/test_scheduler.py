@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
 
-from aar.sandbox.base import ExecResult, Job, Status
+import numpy as np
+import pytest
+
+from aar.sandbox.base import ExecResult, Job, Sandbox, Status
 from aar.scheduler import DevicePool, sandbox_runner
 
 
@@ -75,3 +79,64 @@ def test_gpu_jobs_get_their_share_of_host_memory(tmp_path: Path):
     sandbox_runner(sandbox, "recording")(tmp_path / "cpu/code", tmp_path / "cpu/data", tmp_path / "cpu/out")
     gpu_job, cpu_job = sandbox.jobs
     assert gpu_job.memory_mb == max(8192, int(total_mb * 0.8)) and cpu_job.memory_mb == 8192
+
+
+@pytest.fixture(scope="module")
+def naive_job(shared_cache: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A trusted naive job's folders (probe template, tiny splits) and its predictions run in this process."""
+    from aar.w2s.experiment import ExperimentSpec, build_job
+    from aar.w2s.jobs import run_trusted
+    from aar.w2s.predictions import read_seed_predictions
+    from aar.w2s.templates import resolve_method
+    from tests.conftest import TEMPLATES
+    from tests.w2s import job_schema
+
+    setup = job_schema.tiny_setup(shared_cache)
+    spec = ExperimentSpec(setup, resolve_method("naive", TEMPLATES), "naive", [0], eval_splits=("dev",))
+    ids = [e.id for e in setup.splits.dev]
+    code, data, out = build_job(spec, tmp_path_factory.mktemp("inproc"))
+    run_trusted(setup.template.runner, data, out, code / "method.py")
+    return spec, ids, read_seed_predictions(out / "seed_0", ids).final
+
+
+@pytest.mark.parametrize("kind", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_trusted_job_through_the_pool_is_charged(kind: str, naive_job, tmp_path: Path):
+    """A trusted baseline job placed on a pool slot and run in a sandbox: the same predictions as in-process,
+    and its outcome (with the slot's devices) reaches the ledger callback."""
+    from aar.sandbox.local import LocalSandbox
+    from aar.scheduler import trusted_runner
+    from aar.w2s.experiment import build_job
+    from aar.w2s.jobs import run_trusted
+    from aar.w2s.predictions import read_seed_predictions
+
+    spec, ids, in_process = naive_job
+    if kind == "local":
+        sandbox: Sandbox = LocalSandbox()
+    else:
+        from aar.sandbox.docker import DockerSandbox
+
+        sandbox = DockerSandbox(image=os.environ.get("AAR_SANDBOX_IMAGE", "aar-sandbox:cpu"))
+    charged: list = []
+    via = trusted_runner(DevicePool([()]), sandbox, kind, charge=lambda o, d: charged.append((o, d)))
+    code, data, out = build_job(spec, tmp_path / "job")
+    outcome = run_trusted(spec.setup.template.runner, data, out, code / "method.py", via=via)
+    assert outcome is not None and outcome.status == "ok" and outcome.sandbox == kind
+    assert charged == [(outcome, ())] and outcome.seconds > 0
+    pooled = read_seed_predictions(out / "seed_0", ids).final
+    assert np.allclose(pooled, in_process, atol=1e-5)
+
+
+def test_trusted_job_on_a_gpu_slot_of_a_cpu_host_fails_at_once(naive_job, tmp_path: Path):
+    from aar.sandbox.gpus import GpuUnavailable
+    from aar.sandbox.local import LocalSandbox
+    from aar.scheduler import trusted_runner
+    from aar.w2s.experiment import build_job
+    from aar.w2s.jobs import run_trusted
+
+    spec = naive_job[0]
+    charged: list = []
+    via = trusted_runner(DevicePool([("0",)]), LocalSandbox(), "local", charge=lambda o, d: charged.append(o))
+    code, data, out = build_job(spec, tmp_path / "job")
+    with pytest.raises(GpuUnavailable, match="assigned GPU 0, but this host has no NVIDIA GPU"):
+        run_trusted(spec.setup.template.runner, data, out, code / "method.py", via=via)
+    assert charged == []

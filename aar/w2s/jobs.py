@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,14 +123,28 @@ def stage_models(data_dir: Path, mount: str | None = MODELS_MOUNT) -> dict[str, 
     return mounts
 
 
-def run_trusted(runner: Path, data_dir: Path, out_dir: Path, method: Path) -> None:
-    """Run a fixed template runner with a trusted method in this process (no sandbox needed)."""
+def run_trusted(
+    runner: Path, data_dir: Path, out_dir: Path, method: Path, via: TrustedRunner | None = None
+) -> JobOutcome | None:
+    """Run a fixed template runner with a trusted method: through `via` (the scheduler's device pool,
+    `aar.scheduler.trusted_runner`), returning its outcome for the ledger, else in this process (None).
+
+    Raises:
+        InfraError: the job did not end ok (our own code failed: not the agent's mistake).
+    """
+    if via is not None:
+        outcome = via(runner, data_dir, out_dir, method)
+        if outcome.status != "ok":
+            tail = outcome.stderr_tail.strip().splitlines()[-1:] or [""]
+            raise InfraError(f"trusted {runner.parent.name} job ended {outcome.status}: {tail[0][:300]}")
+        return outcome
     spec = importlib.util.spec_from_file_location(f"aar_runner_{runner.parent.name}", runner)
     if spec is None or spec.loader is None:
         raise InfraError(f"cannot load template runner {runner}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.main(["--data", str(data_dir), "--out", str(out_dir), "--method", str(method)])
+    return None
 
 
 @dataclass(frozen=True)
@@ -142,3 +156,8 @@ class JobOutcome:
     seconds: float
     stderr_tail: str = ""
     sandbox: str = "local"
+
+
+# (template runner.py, data dir, out dir, method.py) -> outcome: runs a trusted job somewhere else than this
+# process (on a device slot, in a sandbox); `run_trusted(..., via=...)` takes one.
+TrustedRunner = Callable[[Path, Path, Path, Path], JobOutcome]
