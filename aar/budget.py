@@ -185,21 +185,26 @@ class Budget:
         return "; ".join(describe_lines(self.lines(), now=self.clock()))
 
 
-# Finalize's time: each finalist runs twice (real + shuffled weak labels) on dev and test, which takes
-# about this many times a search job; plus the report's plots and tables.
-FINAL_JOB_FACTOR = 1.5
+# Finalize's time, before a finalist job was timed: a search job's time, 1.2x for scoring dev and the
+# sealed test, and a quarter more per extra seed the finalists run (measured on the probe template: a
+# 5-seed finalist job took 1.35x a 1-seed search job; the rest of a job is start-up and data).
+FINAL_EVAL_FACTOR = 1.2
+PER_SEED_SHARE = 0.25
 REPORT_S = 20.0
 
 
 def finalize_reserve(
-    job_seconds: Iterable[float], finalists: int, fallback_job_s: float, seed_factor: float = 1.0
+    job_seconds: Iterable[float], finalists: int, fallback_job_s: float, seed_ratio: float | None = None
 ) -> float:
     """Seconds to keep back for finalize: 2 runs per finalist (and the naive baseline on the sealed test)
-    at the median job time seen, scaled by `seed_factor` (finalists may run more seeds), and the report."""
+    at the median job time seen, scaled to the finalists' seeds (`seed_ratio` = theirs / the jobs'), and
+    the report. Finalize's own timed jobs need no scaling: pass them with `seed_ratio` None."""
     times = sorted(t for t in job_seconds if t > 0)
     per_job = times[len(times) // 2] if times else fallback_job_s
+    if seed_ratio is not None:
+        per_job *= FINAL_EVAL_FACTOR * (1 + PER_SEED_SHARE * (seed_ratio - 1))
     jobs = 2 * finalists + 1 if finalists else 0
-    return jobs * FINAL_JOB_FACTOR * seed_factor * per_job + REPORT_S
+    return jobs * per_job + REPORT_S
 
 
 def minimum_experiments(per_round: int, finalists: int) -> int:
@@ -227,19 +232,13 @@ def fmt_amount(kind: str, value: float) -> str:
     return f"{value:.3g}"
 
 
-def describe_lines(lines: Iterable[BudgetLine], *, now: float) -> list[str]:
-    """Budget lines as people read them: `experiments: 3 used of 16, 13 left`, `deadline: 05:12 UTC (8m 03s left)`."""
+def describe_lines(lines: Iterable[BudgetLine], *, now: float, ended: bool = False) -> list[str]:
+    """Budget lines as people read them: `experiments: 3 used of 16, 13 left`, `deadline: … (8m 03s
+    left)`; for a study that `ended` (then `now` is when), the time it left unused."""
     out = []
     for line in lines:
         if line.kind == "deadline":
-            if line.limit is not None:
-                when = datetime.fromtimestamp(line.limit, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-                left = line.limit - now
-                out.append(
-                    f"deadline: {when} ({fmt_seconds(left)} left)"
-                    if left > 0
-                    else f"deadline: {when} (passed)"
-                )
+            out += [] if line.limit is None else [_deadline(line.limit, now, ended)]
             continue
         used = fmt_amount(line.kind, line.used)
         if line.limit is None or line.left is None:
@@ -249,3 +248,12 @@ def describe_lines(lines: Iterable[BudgetLine], *, now: float) -> list[str]:
                 f"{line.kind}: {used} used of {fmt_amount(line.kind, line.limit)}, {fmt_amount(line.kind, line.left)} left"
             )
     return out
+
+
+def _deadline(deadline: float, now: float, ended: bool) -> str:
+    """`deadline: 2026-11-28 05:12:00 UTC (8m 03s left)`; `… (passed)`; `… (2m 10s left unused at the end)`."""
+    when = datetime.fromtimestamp(deadline, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    left = deadline - now
+    if left <= 0:
+        return f"deadline: {when} (passed)"
+    return f"deadline: {when} ({fmt_seconds(left)} left{' unused at the end' if ended else ''})"

@@ -114,11 +114,10 @@ def test_wall_limit_without_a_deadline_is_the_default(budget_for):
 
 
 def test_finalize_reserve_from_timed_jobs():
-    # 2 finalists: 5 jobs (2 runs each and the naive baseline on test) at the median, 1.5x, plus the report
-    assert finalize_reserve([10, 30, 20], 2, fallback_job_s=99) == pytest.approx(5 * 1.5 * 20 + REPORT_S)
-    assert finalize_reserve([], 1, fallback_job_s=10, seed_factor=2) == pytest.approx(
-        3 * 1.5 * 2 * 10 + REPORT_S
-    )
+    # 2 finalists: 5 jobs (2 runs each and the naive baseline on test) at the median, plus the report
+    assert finalize_reserve([10, 30, 20], 2, fallback_job_s=99) == pytest.approx(5 * 20 + REPORT_S)
+    # search jobs on 1 seed, finalists on 5: each final job 1.2 x (1 + 0.25 x 4) = 2.4 x a search job
+    assert finalize_reserve([], 1, fallback_job_s=10, seed_ratio=5) == pytest.approx(3 * 24 + REPORT_S)
     assert finalize_reserve([10], 0, fallback_job_s=10) == REPORT_S
 
 

@@ -11,10 +11,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from aar.budget import MIN_WALL_S
 from aar.graph.runtime import Runtime
 from aar.graph.state import Outcome, StudyState
 from aar.recording import base_method_of, record_result
 from aar.researchers.base import score_of
+from aar.store import HypothesisStatus, update_hypothesis
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec, naive_baseline
 from aar.w2s.stats import MIN_SEEDS, Estimate, accuracy_delta, bootstrap_ci, t_interval, too_few_seeds
 
@@ -22,11 +24,46 @@ Update = dict[str, Any]
 
 
 def finalize(state: StudyState, rt: Runtime) -> Update:
-    """Finalists: sealed test once each, weak-label shuffle ablation, label-free and seed-spread checks."""
+    """Finalists: sealed test once each, weak-label shuffle ablation, label-free and seed-spread checks.
+
+    Hypotheses the stop left unrun are recorded as dropped, with the reason. Finalize's jobs run to the
+    deadline (search stopped earlier to leave them the time); a finalist with no time left is skipped."""
+    record_dropped(state, rt)
     picked = pick_finalists(state.outcomes, state.config.feedback, state.config.finalists)
-    finalists = [_finalist(o, state, rt) for o in picked]
+    finalists = []
+    for i, o in enumerate(picked, 1):
+        if (left := rt.budget.seconds_left()) is not None and left < MIN_WALL_S:
+            finalists.append(_skipped(o))
+            continue
+        with rt.progress.phase(f"finalize: finalist {i} of {len(picked)} ({o.method})"):
+            finalists.append(_finalist(o, state, rt))
     rt.event("finalize", f"{len(finalists)} finalist(s) checked and scored on the sealed test split")
+    rt.event("finalize", f"budget: {rt.budget.describe()}")
     return {"finalists": finalists}
+
+
+def record_dropped(state: StudyState, rt: Runtime) -> None:
+    """Every candidate the stop left unrun (not yet implemented, audited or launched) is marked abandoned
+    in the store with the reason, so `aar show` and the report say why it has no result."""
+    reason = state.stop_reason or "the study stopped"
+    for c in state.candidates:
+        if c.status in ("done", "failed"):
+            continue
+        finding = f"dropped before it ran ({c.status}): {reason}"
+        with rt.store.session() as session:
+            update_hypothesis(
+                session=session,
+                hypothesis_id=c.hypothesis_id,
+                status=HypothesisStatus.ABANDONED,
+                finding=finding,
+            )
+        rt.event("finalize", f"hypothesis {c.hypothesis_id} {finding}", hypothesis_id=c.hypothesis_id)
+
+
+def _skipped(o: Outcome) -> dict[str, Any]:
+    """A finalist the deadline left no time for: named, unscored, flagged."""
+    flag = "final checks not run: the study's deadline left no time for them"
+    return {"method": o.method, "hparams": o.hparams, "status": "skipped", "flags": [flag]}
 
 
 def pick_finalists(outcomes: list[Outcome], feedback: str, n: int) -> list[Outcome]:
@@ -61,7 +98,7 @@ def _run_recorded(
         eval_splits=("dev", "test"),
         weak_label_transform=transform,
     )
-    result = rt.run(spec)
+    result = rt.run(spec, role="final")
     exp_id = record_result(
         rt.store,
         study_id=rt.study_id,

@@ -179,6 +179,8 @@ def plan(state: StudyState, rt: Runtime) -> Update:
         update["stop_reason"] = (
             f"budget: {exhausted or 'experiments (the rest is reserved for finalist checks)'}"
         )
+        if exhausted == "deadline" and (left_s := rt.budget.seconds_left()):
+            rt.event("plan", f"search time is up: the last {fmt_seconds(left_s)} are kept for finalize")
     elif state.round >= state.config.max_rounds:
         update["stop_reason"] = f"reached {state.config.max_rounds} rounds"
     else:

@@ -90,6 +90,8 @@ class Runtime:
         method can fail its experiment but never the study.
         """
         started = time.monotonic()
+        if role == "search" and spec.setup is self.smoke_setup:  # the audit's smoke run: its own ETA
+            role = "smoke"
         try:
             wall = self.budget.wall_limit(final=role == "final")
         except BudgetExceeded as exc:
@@ -124,8 +126,8 @@ class Runtime:
         seen = final or self.durations.get("search", [])
         fallback = self.eta("baseline") or FALLBACK_JOB_S
         seeds = self.config.seeds
-        factor = 1.0 if final else max(seeds, MIN_SEEDS) / seeds  # finalists rerun on >= MIN_SEEDS seeds
-        reserve = finalize_reserve(seen, self.config.finalists, fallback, factor)
+        ratio = None if final else max(seeds, MIN_SEEDS) / seeds  # finalists rerun on >= MIN_SEEDS seeds
+        reserve = finalize_reserve(seen, self.config.finalists, fallback, ratio)
         if not seen and (left := self.budget.seconds_left()) is not None:
             reserve = min(reserve, UNTIMED_SHARE * left)  # a guess until a job is timed: never all the time
         self.budget.finalize_reserve_s = reserve

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import UTC
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -110,7 +111,9 @@ def _print_view(view: StudyView) -> None:
     console.print(f"experiments: {counts}")
     if summary.best:
         console.print(_best_line(summary.best), highlight=False)
-    for text in describe_lines(summary.budget, now=time.time()):  # as the study's terminal says it
+    end = study.finished_at
+    now = time.time() if end is None else (end if end.tzinfo else end.replace(tzinfo=UTC)).timestamp()
+    for text in describe_lines(summary.budget, now=now, ended=end is not None):  # as the terminal says it
         console.print(f"budget {text}", highlight=False)
     console.print(f"LLM calls: {summary.llm_calls} (${summary.llm_cost_usd:.2f})")
     tree = Tree(f"hypotheses ({summary.hypotheses})")
@@ -148,7 +151,7 @@ def _add_node(parent: Tree, node: HypothesisNode) -> None:
     h = node.hypothesis
     runs = f" · experiments {', '.join(map(str, node.experiments))}" if node.experiments else ""
     why = f" — {escape(h.finding)}" if h.status == "abandoned" and h.finding else ""  # e.g. dropped: budget
-    branch = parent.add(f"[{h.status}] {h.text}{runs}{why}", highlight=False)
+    branch = parent.add(f"{escape(f'[{h.status}]')} {escape(h.text)}{runs}{why}", highlight=False)
     for child in node.children:
         _add_node(branch, child)
 
