@@ -10,8 +10,10 @@ from typing import Annotated, get_args
 import typer
 from rich.console import Console
 
+from aar.budget import check_minimum
 from aar.config import ExecutorChoice, Settings, StudyConfig
 from aar.errors import UserError
+from aar.progress import Reporter, for_console
 
 console = Console()
 NODE_COLORS = {
@@ -90,6 +92,8 @@ def run_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Start a study: propose, implement, audit, run, evaluate, analyze, decide, until done; then report."""
+    finalists = StudyConfig.model_fields["finalists"].default
+    check_minimum(max_experiments, per_round=per_round, finalists=finalists)  # before the heavy imports
     from aar.graph.study import default_name, start_study
     from aar.llm.modes import parse_mode
 
@@ -127,7 +131,8 @@ def _run(fn, name: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     settings = Settings()
     store = open_store(settings)
     try:
-        outcome = fn(settings, store, (lambda n, m: None) if as_json else display)
+        shown = (lambda n, m: None) if as_json else Reporter(display, for_console(console))
+        outcome = fn(settings, store, shown)
     except KeyboardInterrupt:
         console.print(f"\n[yellow]stopped.[/yellow] Resume with: aar resume {name}")
         raise typer.Exit(130) from None
