@@ -38,7 +38,7 @@ from aar.sandbox.finish import (
     prepare_out_dir,
     remove_stale_staging,
 )
-from aar.sandbox.gpus import Gpu, GpuUnavailable, assigned, gpu_host, host_gpus
+from aar.sandbox.gpus import GPUS_VAR, Gpu, GpuUnavailable, assigned, gpu_host, host_gpus
 from aar.sandbox.outputs import SANDBOX_UID, Staging, make_staging, remove_staging
 from aar.sandbox.pyenv import PYENV_MOUNT, site_packages
 
@@ -205,7 +205,8 @@ def container_options(job: Job, sandbox: DockerSandbox, out_path: Path) -> dict[
         "name": f"aar-{_safe(job.name)}-{uuid.uuid4().hex[:10]}",
         "labels": {LABEL: sandbox.owner, HOST_LABEL: socket.gethostname(), "org.aar.job": job.name},
         "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
-        "environment": dict(JOB_ENV, PYTHONNOUSERSITE="1"),
+        # No CUDA_VISIBLE_DEVICES: the NVIDIA runtime shows the container only its GPUs, numbered from 0.
+        "environment": dict(JOB_ENV, PYTHONNOUSERSITE="1", **{GPUS_VAR: str(len(job.devices))}),
         "working_dir": "/tmp",
         "hostname": "sandbox",
         "network_mode": "none",

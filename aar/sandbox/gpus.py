@@ -75,9 +75,13 @@ def assigned(devices: Sequence[str], gpus: Sequence[Gpu], job: str = "job") -> l
     return found
 
 
+GPUS_VAR = "AAR_GPUS"  # how many GPUs the job was assigned: a runner that sees fewer can fail at once
+
+
 def cuda_env(gpus: Sequence[Gpu]) -> dict[str, str]:
-    """CUDA_VISIBLE_DEVICES for exactly these GPUs (by UUID); empty (no GPU at all) for a CPU job."""
-    return {"CUDA_VISIBLE_DEVICES": ",".join(g.uuid for g in gpus), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+    """CUDA_VISIBLE_DEVICES for exactly these GPUs (by UUID), empty (no GPU at all) for a CPU job; AAR_GPUS."""
+    visible = ",".join(g.uuid for g in gpus)
+    return {"CUDA_VISIBLE_DEVICES": visible, "CUDA_DEVICE_ORDER": "PCI_BUS_ID", GPUS_VAR: str(len(gpus))}
 
 
 def device_nodes(gpus: Sequence[Gpu], dev: Path = DEV) -> list[Path]:

@@ -63,7 +63,7 @@ def test_bwrap_binds_exactly_the_assigned_gpu(
     binds = [argv[i + 1] for i, a in enumerate(argv) if a == "--dev-bind"]
     assert binds == [str(fake_dev / n) for n in ("nvidia0", "nvidiactl", "nvidia-uvm")]
     env = {argv[i + 1]: argv[i + 2] for i, a in enumerate(argv) if a == "--setenv"}
-    assert env["CUDA_VISIBLE_DEVICES"] == UUIDS[1]
+    assert env["CUDA_VISIBLE_DEVICES"] == UUIDS[1] and env["AAR_GPUS"] == "1"
     assert not any(a.startswith("--as=") for a in argv)  # CUDA reserves more address space than memory
     cpu = sandbox.command(Job(workdir, workdir, workdir / "out"), workdir, None)
     assert "--dev-bind" not in cpu and any(a.startswith("--as=") for a in cpu)
@@ -80,6 +80,7 @@ def test_docker_requests_exactly_the_assigned_gpus(docker_sandbox: Sandbox, work
     )
     (request,) = options["device_requests"]
     assert request["Driver"] == "nvidia" and request["DeviceIDs"] == ["1", "3"] and request["Count"] == 0
+    assert options["environment"]["AAR_GPUS"] == "2" and "CUDA_VISIBLE_DEVICES" not in options["environment"]
     assert (
         container_options(Job(workdir, workdir, workdir / "out"), docker_sandbox, workdir)["device_requests"]
         == []
@@ -90,7 +91,7 @@ def _env_job(workdir: Path, name: str, devices: tuple[str, ...]) -> Job:
     code = workdir / name
     code.mkdir()
     (code / "runner.py").write_text(
-        "import json, os, sys\njson.dump({k: os.environ.get(k) for k in ('CUDA_VISIBLE_DEVICES', 'CUDA_DEVICE_ORDER')},"
+        "import json, os, sys\njson.dump({k: os.environ.get(k) for k in ('CUDA_VISIBLE_DEVICES', 'CUDA_DEVICE_ORDER', 'AAR_GPUS')},"
         " open(sys.argv[1] + '/env.json', 'w'))\n"
     )
     return Job(
@@ -109,7 +110,7 @@ def test_local_job_sees_only_its_gpu(fake_proc: Path, workdir: Path):
     gpu_job, cpu_job = _env_job(workdir, "gpu", (UUIDS[1],)), _env_job(workdir, "cpu", ())
     assert sandbox.run(gpu_job).ok and sandbox.run(cpu_job).ok
     assert json.loads((gpu_job.out_dir / "env.json").read_text()) == {
-        "CUDA_VISIBLE_DEVICES": UUIDS[1], "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+        "CUDA_VISIBLE_DEVICES": UUIDS[1], "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "AAR_GPUS": "1",
     }  # fmt: skip
     assert json.loads((cpu_job.out_dir / "env.json").read_text())["CUDA_VISIBLE_DEVICES"] == ""
 
