@@ -18,12 +18,14 @@ from aar.llm.retry import RetryPolicy
 @dataclass(frozen=True)
 class AdapterSettings:
     """Injected into every adapter: prices, the transport retry policy, the per-request timeout, and the
-    structured-output mode to force (None: auto-detected per endpoint, see aar/llm/modes.py)."""
+    structured-output mode to force (None: auto-detected per endpoint, see aar/llm/modes.py) or to start in."""
 
     prices: PriceTable = field(default_factory=PriceTable)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = 300.0
     structured: StructuredMode | None = None
+    # The mode this endpoint was already found to answer in (a resumed study): where auto starts.
+    structured_known: StructuredMode | None = None
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ class AnthropicClient:
     ) -> None:
         self.model = model
         self.settings = settings or AdapterSettings()
-        self.modes = ModeChoice("anthropic", self.settings.structured)
+        self.modes = ModeChoice("anthropic", self.settings.structured, self.settings.structured_known)
         self._endpoint = Endpoint("anthropic", KEY_ENV["anthropic"], ERRORS, self.settings.retry)
         self._client = anthropic.Anthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=self.settings.timeout_s

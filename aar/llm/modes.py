@@ -14,7 +14,8 @@ rejection is reported. A mode rejection is never retried as a transient failure.
 from __future__ import annotations
 
 import logging
-from typing import Literal, get_args
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
 
 from aar.llm.errors import LLMConfigError, StructuredModeRejected
 
@@ -57,10 +58,24 @@ def parse_mode(text: str) -> StructuredMode | None:
     return text  # type: ignore[return-value]  # checked against the Literal's values just above
 
 
-class ModeChoice:
-    """One endpoint's structured-output mode: forced, or the first of its provider's order it accepts."""
+def mode_of_request(request: Mapping[str, Any]) -> StructuredMode | None:
+    """The structured-output mode a stored request payload asked in (None: plain text, or unknown)."""
+    if request.get("tools"):
+        return "tools"
+    kind = (request.get("response_format") or {}).get("type")
+    return kind if kind in ("json_schema", "json_object") else None
 
-    def __init__(self, provider: str, forced: StructuredMode | None = None) -> None:
+
+class ModeChoice:
+    """One endpoint's structured-output mode: forced, or the first of its provider's order it accepts.
+
+    `known` is a mode this endpoint already answered in (read back from the study's calls on resume):
+    without a forced mode, the client starts there instead of rediscovering it.
+    """
+
+    def __init__(
+        self, provider: str, forced: StructuredMode | None = None, known: StructuredMode | None = None
+    ) -> None:
         order = AUTO_ORDER[provider]
         if forced is not None and forced not in order:
             raise LLMConfigError(
@@ -69,7 +84,7 @@ class ModeChoice:
         self.provider = provider
         self.forced = forced
         self._order = (forced,) if forced is not None else order
-        self._index = 0
+        self._index = self._order.index(known) if forced is None and known in self._order else 0
 
     @property
     def current(self) -> StructuredMode:

@@ -41,7 +41,7 @@ class OpenAIClient:
         self.provider: str = provider
         self.model = model
         self.settings = settings or AdapterSettings()
-        self.modes = ModeChoice(provider, self.settings.structured)
+        self.modes = ModeChoice(provider, self.settings.structured, self.settings.structured_known)
         self._endpoint = Endpoint(provider, KEY_ENV[provider], ERRORS, self.settings.retry)
         self._client = openai.OpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=self.settings.timeout_s

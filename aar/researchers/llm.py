@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from aar.budget import Budget
 from aar.config import StudyConfig
+from aar.errors import UserError
 from aar.llm import (
     AdapterSettings,
     LLMCallRecord,
@@ -33,11 +34,12 @@ from aar.llm import (
     default_price_table,
     make_client,
 )
-from aar.llm.modes import parse_mode
+from aar.llm.modes import StructuredMode, mode_of_request, parse_mode
 from aar.researchers.base import Decision, ResearchView
 from aar.researchers.types import Outcome, Proposal
 from aar.researchers.untrusted import FENCE_TAG, summarize_error
 from aar.store import LLMCallCreate, Store, record_llm_call
+from aar.store.records import last_valid_llm_call
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 MAX_TOKENS = 4096
@@ -117,7 +119,10 @@ class LLMResearcher:
             base_delay_s=float(os.environ.get("AAR_LLM_RETRY_BASE_S", "1.0")),
         )
         settings = AdapterSettings(
-            prices=default_price_table(), retry=retry, structured=parse_mode(config.llm_structured)
+            prices=default_price_table(),
+            retry=retry,
+            structured=parse_mode(config.llm_structured),
+            structured_known=known_mode(store, study_id),
         )
         client = make_client(config.model, settings=settings)
         return cls(client, store, study_id, budget, config, display)
@@ -234,6 +239,20 @@ class LLMResearcher:
         )
         out: DecisionOut = self._ask(messages, DecisionOut, "decide")
         return Decision(out.action, out.reason)
+
+
+def known_mode(store: Store, study_id: int) -> StructuredMode | None:
+    """The structured-output mode of the study's last valid call: a resumed study keeps what it detected."""
+    with store.session() as session:
+        call = last_valid_llm_call(session=session, study_id=study_id)
+        sha = call.prompt_sha256 if call is not None else None
+    if not sha:
+        return None
+    try:
+        request = json.loads(store.get_artifact(sha))
+    except (ValueError, UserError):  # not JSON, or not in the store: detect afresh
+        return None
+    return mode_of_request(request) if isinstance(request, dict) else None
 
 
 def invalid_reply(record: LLMCallRecord) -> str:

@@ -68,6 +68,17 @@ def record_llm_call(*, session: Session, study_id: int, call_in: LLMCallCreate) 
     return call
 
 
+def last_valid_llm_call(*, session: Session, study_id: int) -> LLMCall | None:
+    """The study's most recent LLM call that produced a valid reply (no error), if any."""
+    query = (
+        select(LLMCall)
+        .where(LLMCall.study_id == study_id, col(LLMCall.error).is_(None))
+        .order_by(col(LLMCall.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
 def record_event(*, session: Session, study_id: int, event_in: AgentEventBase) -> AgentEvent:
     """Append one agent step to the study's log."""
     event = AgentEvent.model_validate(event_in, update={"study_id": study_id})

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from aar.llm.modes import mode_of_request
+
 # A part longer than this (characters or lines) is collapsed behind its first line.
 LONG_CHARS = 600
 LONG_LINES = 12
@@ -79,12 +81,7 @@ def reply_parts(reply: Any, raw: bytes | None) -> list[Part]:
 
 def structured_mode(request: Any) -> str:
     """How the request asked for JSON: json_schema | json_object | tools | ""."""
-    if not isinstance(request, dict):
-        return ""
-    if request.get("tools"):
-        return "tools"
-    kind = (request.get("response_format") or {}).get("type", "")
-    return kind if kind in ("json_schema", "json_object") else ""
+    return (mode_of_request(request) or "") if isinstance(request, dict) else ""
 
 
 def _reply_text(reply: Any) -> tuple[str, str]:
