@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from aar.errors import LLMUnreachableError
 from aar.graph.study import start_study
 from aar.llm import LLMUnavailableError
 from aar.store import AgentEvent, Experiment, LLMCall, Study
@@ -119,9 +120,14 @@ def test_study_runs_out_of_dollars_mid_round(settings, store):
 
 def test_provider_errors_are_retried_then_fail_clearly(settings, store):
     with FakeOpenAIServer([Status(429, retry_after=0.01), Status(500), Status(500), Status(500)]) as server:
-        with pytest.raises(LLMUnavailableError, match="after 3 attempts"):
+        with pytest.raises(LLMUnavailableError, match="after 3 attempts") as caught:
             run_llm_study(settings, store, server, "llm-down")
         assert len(server.requests) == 3
+    assert isinstance(caught.value, LLMUnreachableError)  # the error the study loop records as failed
+    with store.session() as session:
+        study = session.exec(select(Study).where(Study.name == "llm-down")).one()
+    assert study.status == "failed"
+    assert study.stop_reason and "LLMUnavailableError: openai unavailable after 3 attempts" in study.stop_reason
 
 
 def test_happy_study_over_the_anthropic_sdk(settings, store):
