@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -87,9 +88,14 @@ def test_stage_models_local_names_host_folders(tmp_path: Path):
     )
 
 
-def test_cli_missing_hub_model_exits_2_in_one_line(tmp_path: Path):
-    """`aar exp run --template finetune --pair hf:nobody/missing→minilm-l6` on an offline host: one line,
-    exit 2, no traceback, before any job (no results folder)."""
+STUDY = ("run", "--max-experiments", "1")
+EXPERIMENT = ("exp", "run", "--method", "naive")
+
+
+@pytest.mark.parametrize("command", [EXPERIMENT, STUDY], ids=["exp-run", "run"])
+def test_cli_missing_hub_model_exits_2_in_one_line(tmp_path: Path, command: tuple[str, ...]):
+    """`aar exp run` / `aar run --template finetune --pair hf:nobody/missing→minilm-l6` on an offline host:
+    one line, exit 2, no traceback, before any job (no results for `exp run`; no study row for `run`)."""
     env = dict(
         os.environ,
         HF_HUB_OFFLINE="1",
@@ -97,11 +103,16 @@ def test_cli_missing_hub_model_exits_2_in_one_line(tmp_path: Path):
         AAR_RESULTS_DIR=str(tmp_path / "results"),
     )
     out = subprocess.run(
-        [sys.executable, "-m", "aar", "exp", "run", "--method", "naive", "--template", "finetune",
-         "--pair", "hf:nobody/missing→minilm-l6", "--sandbox", "local", "--unsafe-local"],
+        [sys.executable, "-m", "aar", *command, "--template", "finetune", "--pair", "hf:nobody/missing→minilm-l6",
+         "--sandbox", "local", "--unsafe-local"],
         capture_output=True, text=True, env=env, cwd=tmp_path, check=False, timeout=300,
     )  # fmt: skip
     assert out.returncode == 2, out.stdout + out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "nobody/missing" in out.stderr and "hf download nobody/missing" in out.stderr
-    assert not (tmp_path / "results").exists()
+    db = tmp_path / "results" / "aar.db"
+    if command == EXPERIMENT:
+        assert not (tmp_path / "results").exists()
+    elif db.exists():  # `aar run` opens the store first: it must hold no study
+        with sqlite3.connect(db) as con:
+            assert con.execute("select count(*) from study").fetchone() == (0,)
