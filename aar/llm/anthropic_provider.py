@@ -8,17 +8,14 @@ the text with the schema in the system prompt, for good. The reply is always val
 from __future__ import annotations
 
 import json
-import logging
-import time
 from typing import Any, cast
 
 import anthropic
 from anthropic.types import Message as AnthropicMessage
 from pydantic import BaseModel
 
-from aar.llm.adapter import AdapterSettings, Reply, text_reply, to_response, with_system_note
-from aar.llm.base import KEY_ENV, LLMResponse, Message
-from aar.llm.modes import ModeChoice, StructuredMode
+from aar.llm.adapter import AdapterSettings, Reply, text_reply, with_system_note
+from aar.llm.base import Message
 from aar.llm.parsing import (
     ParseResult,
     json_schema_of,
@@ -27,16 +24,13 @@ from aar.llm.parsing import (
     tool_description,
     validate_data,
 )
-from aar.llm.transport import Endpoint, SDKErrors, send, send_structured
+from aar.llm.transport import Mode, Request, Schema, SDKClient, SDKErrors
 
-log = logging.getLogger(__name__)
 ERRORS = SDKErrors(status=anthropic.APIStatusError, connection=anthropic.APIConnectionError)
 
 
-class AnthropicClient:
+class AnthropicClient(SDKClient[AnthropicMessage]):
     """An `LLMClient` for `anthropic/<model>`."""
-
-    provider = "anthropic"
 
     def __init__(
         self,
@@ -46,60 +40,17 @@ class AnthropicClient:
         base_url: str | None = None,
         settings: AdapterSettings | None = None,
     ) -> None:
-        self.model = model
-        self.settings = settings or AdapterSettings()
-        self.modes = ModeChoice("anthropic", self.settings.structured, self.settings.structured_known)
-        self._endpoint = Endpoint("anthropic", KEY_ENV["anthropic"], ERRORS, self.settings.retry)
-        self._client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=self.settings.timeout_s
+        super().__init__(
+            "anthropic",
+            model,
+            settings,
+            sdk=anthropic.Anthropic,
+            errors=ERRORS,
+            api_key=api_key,
+            base_url=base_url,
         )
 
-    @property
-    def structured_mode(self) -> StructuredMode:
-        """The structured-output mode this client currently uses."""
-        return self.modes.current
-
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        schema: type[BaseModel] | None = None,
-        node: str = "",
-        max_tokens: int = 4096,
-    ) -> LLMResponse:
-        """One Messages API call; with `schema`, a forced tool call (or JSON text) validated into `parsed`."""
-        start = time.monotonic()
-        if schema is None:
-            request = self._request(messages, None, None, max_tokens)
-            reply = send(lambda: self._create(request), self._endpoint)
-        else:
-            request, reply = send_structured(
-                lambda mode: self._request(messages, schema, mode, max_tokens),
-                self._create,
-                self._endpoint,
-                self.modes,
-            )
-        log.debug("anthropic/%s answered node %r", self.model, node)
-        return to_response(
-            self._reply(reply, schema),
-            request=request,
-            provider=self.provider,
-            model=self.model,
-            settings=self.settings,
-            latency_s=time.monotonic() - start,
-        )
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self._client.close()
-
-    def _request(
-        self,
-        messages: list[Message],
-        schema: type[BaseModel] | None,
-        mode: StructuredMode | None,
-        max_tokens: int,
-    ) -> dict[str, Any]:
+    def _request(self, messages: list[Message], schema: Schema, mode: Mode, max_tokens: int) -> Request:
         """The messages.create arguments: system text apart, the tool when structured (None: plain text)."""
         if schema is not None and mode == "json_object":
             messages = with_system_note(messages, schema_instruction(schema))

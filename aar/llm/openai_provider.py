@@ -8,25 +8,22 @@ with json_schema and steps down on the first error that names the mode (llama-cp
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any, cast
 
 import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
-from aar.llm.adapter import AdapterSettings, Reply, text_reply, to_response, with_system_note
-from aar.llm.base import KEY_ENV, LLMResponse, Message, Provider
-from aar.llm.modes import ModeChoice, StructuredMode
+from aar.llm.adapter import AdapterSettings, Reply, text_reply, with_system_note
+from aar.llm.base import Message, Provider
+from aar.llm.modes import StructuredMode
 from aar.llm.parsing import ParseResult, json_schema_of, schema_instruction, schema_name, tool_description
-from aar.llm.transport import Endpoint, SDKErrors, send, send_structured
+from aar.llm.transport import Mode, Request, Schema, SDKClient, SDKErrors
 
-log = logging.getLogger(__name__)
 ERRORS = SDKErrors(status=openai.APIStatusError, connection=openai.APIConnectionError)
 
 
-class OpenAIClient:
+class OpenAIClient(SDKClient[ChatCompletion]):
     """An `LLMClient` for `openai/<model>` and `openai-compatible/<model>@<base_url>`."""
 
     def __init__(
@@ -38,61 +35,11 @@ class OpenAIClient:
         provider: Provider = "openai",
         settings: AdapterSettings | None = None,
     ) -> None:
-        self.provider: str = provider
-        self.model = model
-        self.settings = settings or AdapterSettings()
-        self.modes = ModeChoice(provider, self.settings.structured, self.settings.structured_known)
-        self._endpoint = Endpoint(provider, KEY_ENV[provider], ERRORS, self.settings.retry)
-        self._client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=self.settings.timeout_s
+        super().__init__(
+            provider, model, settings, sdk=openai.OpenAI, errors=ERRORS, api_key=api_key, base_url=base_url
         )
 
-    @property
-    def structured_mode(self) -> StructuredMode:
-        """The structured-output mode this client currently uses."""
-        return self.modes.current
-
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        schema: type[BaseModel] | None = None,
-        node: str = "",
-        max_tokens: int = 4096,
-    ) -> LLMResponse:
-        """One chat completion; with `schema`, a JSON reply validated into `parsed`."""
-        start = time.monotonic()
-        if schema is None:
-            request = self._request(messages, None, None, max_tokens)
-            completion = send(lambda: self._create(request), self._endpoint)
-        else:
-            request, completion = send_structured(
-                lambda mode: self._request(messages, schema, mode, max_tokens),
-                self._create,
-                self._endpoint,
-                self.modes,
-            )
-        log.debug("%s/%s answered node %r", self.provider, self.model, node)
-        return to_response(
-            self._reply(completion, schema),
-            request=request,
-            provider=self.provider,
-            model=self.model,
-            settings=self.settings,
-            latency_s=time.monotonic() - start,
-        )
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self._client.close()
-
-    def _request(
-        self,
-        messages: list[Message],
-        schema: type[BaseModel] | None,
-        mode: StructuredMode | None,
-        max_tokens: int,
-    ) -> dict[str, Any]:
+    def _request(self, messages: list[Message], schema: Schema, mode: Mode, max_tokens: int) -> Request:
         """The chat.completions.create arguments for one mode (None: plain text)."""
         # OpenAI enforces json_schema and function parameters itself; JSON mode, and other servers (some
         # accept a format and ignore it), also get the schema in the prompt.
