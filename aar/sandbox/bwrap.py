@@ -16,6 +16,7 @@ leaves behind (its jobs' cgroups, staging tmpfs mounts and folders) is removed w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -96,9 +97,6 @@ class BwrapSandbox:
             GpuUnavailable: the job is assigned a GPU this host does not have (before anything starts).
         """
         self._gpus(job)
-        if self.root_mode:
-            for folder, _ in model_mounts(job):
-                _check_reachable(folder)
         prepare_out_dir(job)
         name = f"{owner_tag()}-{uuid.uuid4().hex[:12]}"
         uid = SANDBOX_UID if self.root_mode else os.getuid()
@@ -106,6 +104,7 @@ class BwrapSandbox:
             self.staging_root / name, size_mb=job.out_mb, max_files=job.out_files, owner_uid=uid
         )
         group = cgroup.create(f"{CGROUP_PREFIX}{name}", memory_mb=job.memory_mb, pids=job.pids)
+        points = self._model_points(job, staging.path)
         try:
             raw = self._run(job, staging, group)
         except BaseException:
@@ -115,7 +114,20 @@ class BwrapSandbox:
             if group is not None:
                 group.kill_all()
                 group.remove()
+            _remove_points(points)
         return finish(job, raw, staging, self.name)
+
+    def _model_points(self, job: Job, out_path: Path) -> Path | None:
+        """As root, empty folders uid 65534 can reach, where a private mount namespace binds the models
+        (`command`): a model under a folder only root may enter (/root/.cache/huggingface) still mounts."""
+        if not self.root_mode or not job.models:
+            return None
+        root = _points_root(self.staging_root, out_path)
+        for role in job.models:
+            (root / role).mkdir(parents=True, exist_ok=True)
+        for path in (root.parent, root):
+            path.chmod(0o755)
+        return root
 
     def _run(self, job: Job, staging: Staging, group: cgroup.JobCgroup | None) -> RawOutcome:
         argv = self.command(job, staging.path, group)
@@ -132,10 +144,36 @@ class BwrapSandbox:
         joins = "".join(f"echo $$ > {shlex.quote(str(p))} && " for p in group.procs_files) if group else ""
         opens = f"{SECCOMP_FD}< {shlex.quote(str(self.seccomp_file))}"
         argv = ["/bin/sh", "-c", f'{joins}exec "$@" {opens}', "sh"]
+        if (
+            self.root_mode and job.models
+        ):  # bind the models where uid 65534 can reach them, seen by this job only
+            binds = " && ".join(
+                f"mount --bind -o ro {shlex.quote(str(folder))} {shlex.quote(str(point))}"
+                for folder, point in self._model_sources(job, out_path)
+            )
+            argv += [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
+                f'{binds} && exec "$@"',
+                "sh",
+            ]
         if self.root_mode:
             argv += ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups", "--"]
         argv += self._rlimits(job, group is not None)
         return [*argv, self.bwrap, *self._bwrap_args(job, out_path), "--", *job.command]
+
+    def _model_sources(self, job: Job, out_path: Path) -> list[tuple[Path, Path]]:
+        """(host folder, what bwrap binds) per model: as root the private mount point, else the folder."""
+        mounts = model_mounts(job)
+        if not self.root_mode:
+            return [(folder, folder) for folder, _ in mounts]
+        root = _points_root(self.staging_root, out_path)
+        return [(folder, root / target.rsplit("/", 1)[1]) for folder, target in mounts]
 
     def _gpus(self, job: Job) -> list[Gpu]:
         return assigned(job.devices, self.gpus, job.name)
@@ -167,8 +205,10 @@ class BwrapSandbox:
         args += ["--perms", "1777", "--size", str(job.tmp_mb * 2**20), "--tmpfs", "/tmp"]
         args += ["--ro-bind", str(job.code_dir.resolve()), CODE_MOUNT]
         args += ["--ro-bind", str(job.data_dir.resolve()), DATA_MOUNT, "--bind", str(out_path), OUT_MOUNT]
-        for folder, target in model_mounts(job):
-            args += ["--ro-bind", str(folder), target]
+        for (_, source), (_, target) in zip(
+            self._model_sources(job, out_path), model_mounts(job), strict=True
+        ):
+            args += ["--ro-bind", str(source), target]
         gpus = self._gpus(job)
         for node in device_nodes(gpus, self.dev):
             args += ["--dev-bind", str(node), f"/dev/{node.name}"]
@@ -183,20 +223,21 @@ class BwrapSandbox:
         return args
 
 
-def _check_reachable(folder: Path) -> None:
-    """As root, bwrap runs as uid 65534, which must be able to reach a model folder to mount it.
+def _points_root(staging_root: Path, out_path: Path) -> Path:
+    """Where a root-mode job's model mount points live: named like its staging folder."""
+    return staging_root / "models" / out_path.name
 
-    Raises:
-        InfraError: a parent folder others cannot enter, or the folder others cannot read (one line, a fix).
-    """
-    for path in [*reversed(folder.parents), folder]:
-        need = 0o005 if path == folder else 0o001
-        if path.stat().st_mode & need != need:
-            raise InfraError(
-                f"model folder {folder} is out of the sandbox user's reach ({path} is mode "
-                f"{path.stat().st_mode & 0o777:o}); bwrap as root runs jobs as uid 65534: make it readable "
-                "(chmod o+rx on it and o+x on its parents), keep models elsewhere (HF_HOME), or use --sandbox docker"
-            )
+
+def _remove_points(root: Path | None) -> None:
+    """Remove a job's (empty) mount points; rmdir only, never a recursive delete: should a bind still be
+    there, nothing under it is touched."""
+    if root is None or not root.is_dir():
+        return
+    for point in root.iterdir():
+        with contextlib.suppress(OSError):
+            point.rmdir()
+    with contextlib.suppress(OSError):
+        root.rmdir()
 
 
 def _find_bwrap() -> str:
@@ -237,6 +278,10 @@ def remove_stale(staging_root: Path) -> int:
     removed = cgroup.remove_stale(
         lambda name: name.startswith(CGROUP_PREFIX) and stale_owner(name.removeprefix(CGROUP_PREFIX))
     )
+    points = staging_root / "models"
+    for root in sorted(points.iterdir()) if points.is_dir() else []:
+        if stale_owner(root.name):
+            _remove_points(root)
     return removed + remove_stale_staging(staging_root)
 
 

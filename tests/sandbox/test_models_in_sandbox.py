@@ -138,3 +138,35 @@ def test_finetune_job_trains_the_mounted_model(
     )
     assert result.status == "ok", result.error
     assert result.sandbox == kind and len(result.seed_results[0].splits["dev"].curve) >= 1
+
+
+@pytest.mark.bwrap
+def test_bwrap_as_root_mounts_a_model_only_root_can_reach(
+    bwrap_sandbox: Sandbox, hub_model: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Like /root/.cache/huggingface: the model sits under a folder (0700) uid 65534 cannot enter. As root,
+    bwrap binds it in a private mount namespace first, so the job still loads it, and nothing leaks."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("root mode only: as another user bwrap binds the folder as that user")
+    private = Path(tempfile.mkdtemp(prefix="aar-private-", dir="/tmp"))  # 0700, like /root
+    try:
+        shutil.copytree(hub_model, private / "hub", symlinks=True)
+        from huggingface_hub import constants
+
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(private / "hub"))
+        code, data, out = _job_dirs(workdir, private / "hub")
+        outcome = sandbox_runner(bwrap_sandbox, "bwrap", Limits(timeout_s=300, memory_mb=2048, cpus=1))(
+            code, data, out
+        )
+        assert outcome.status == "ok", outcome.stderr_tail
+        report = json.loads((out / "report.json").read_text())
+        assert report["strong"]["type"] == "qwen2" and report["strong"]["write"] in (
+            "OSError",
+            "PermissionError",
+        )
+        assert str(private) not in Path("/proc/self/mountinfo").read_text()  # the binds stayed private
+        assert not any((bwrap_sandbox.staging_root / "models").iterdir())  # type: ignore[attr-defined]
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
