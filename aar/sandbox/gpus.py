@@ -8,7 +8,6 @@ gets the ids themselves as device requests; the NVIDIA runtime does the rest.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +34,24 @@ class Gpu:
     bus: str
 
 
-def host_gpus(root: Path = PROC_GPUS) -> list[Gpu]:
-    """The GPUs the NVIDIA driver reports, in PCI bus order; [] when no driver is loaded."""
+def host_gpus(root: Path | None = None) -> list[Gpu]:
+    """The GPUs the NVIDIA driver reports under `root` (default /proc/driver/nvidia/gpus), in PCI bus
+    order; [] when no driver is loaded. Where the driver's files are hidden (some containers) but its
+    device nodes are there, torch's view instead (device minor assumed equal to the index)."""
+    found = _proc_gpus(root or PROC_GPUS)
+    if found or root is not None or not (DEV / "nvidiactl").exists():
+        return found
+    return _torch_gpus()
+
+
+def _torch_gpus() -> list[Gpu]:
+    import torch
+
+    props = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
+    return [Gpu(i, i, f"GPU-{p.uuid}", str(getattr(p, "pci_bus_id", "?"))) for i, p in enumerate(props)]
+
+
+def _proc_gpus(root: Path) -> list[Gpu]:
     if not root.is_dir():
         return []
     gpus = []
@@ -96,12 +111,6 @@ def device_nodes(gpus: Sequence[Gpu], dev: Path = DEV) -> list[Path]:
 
 
 def gpu_host() -> bool:
-    """True when this machine has an NVIDIA GPU: the driver reports one, or (driver files hidden, as in
-    some containers) torch sees one. torch is imported only when a driver device node exists."""
-    if host_gpus():
-        return True
-    if not (DEV / "nvidiactl").exists() and not os.environ.get("NVIDIA_VISIBLE_DEVICES"):
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
+    """True when this machine has an NVIDIA GPU (torch is imported only when the driver's files are hidden
+    and its device nodes are there)."""
+    return bool(host_gpus())

@@ -15,7 +15,7 @@ from aar.config import REPO_ROOT
 from aar.errors import InfraError
 from aar.sandbox.base import Job, Sandbox
 from aar.sandbox.docker import DEFAULT_IMAGE, ENV_LABEL, GPU_IMAGE, EngineUnavailable, build_hint, connect
-from aar.sandbox.gpus import gpu_host, host_gpus
+from aar.sandbox.gpus import host_gpus
 from aar.sandbox.pyenv import python_tag, site_packages
 
 SANDBOX_DIR = REPO_ROOT / "sandbox"
@@ -84,8 +84,7 @@ def _check_gpus() -> Check:
         return Check(
             "gpus", True, f"{len(gpus)} NVIDIA GPU(s): " + ", ".join(f"{g.index} ({g.uuid})" for g in gpus)
         )
-    detail = "none (a GPU visible to torch only)" if gpu_host() else "no GPU (CPU jobs only)"
-    return Check("gpus", True, detail)
+    return Check("gpus", True, "no GPU (CPU jobs only)")
 
 
 def _check_engine() -> Check:
