@@ -306,7 +306,7 @@ def audit_findings(config: dict[str, Any]) -> list[str]:
 
 
 def integrity_flags(runs: list[Run], rows: list[MethodRow], split: str) -> list[Flag]:
-    """Flags recorded on experiments, plus checks on the numbers: PGR above 1 and winners on < 3 seeds."""
+    """Flags recorded on experiments, plus checks on the numbers: PGR above 1 and winners on < MIN_SEEDS seeds."""
     flags = [Flag(f"experiment {r.number}", message) for r in runs for message in config_flags(r.config)]
     for run in runs:
         value = run.value(split, PGR)
