@@ -122,8 +122,9 @@ def _run_recorded(
 
 
 def finalist_seeds(search_seeds: int) -> list[int]:
-    """The seeds a finalist reruns on: the search's, and never fewer than MIN_SEEDS (its verdicts need them)."""
-    return list(range(max(search_seeds, MIN_SEEDS)))
+    """The seeds a finalist reruns on: the search's (so the naive baseline it is compared with is the
+    study's own, cached). Below MIN_SEEDS its checks say "inconclusive"; `--seeds` defaults to MIN_SEEDS."""
+    return list(range(search_seeds))
 
 
 def _finalist(o: Outcome, state: StudyState, rt: Runtime) -> dict[str, Any]:
@@ -216,7 +217,6 @@ def _above_weak_check(real: ExperimentResult) -> str:
         if c is not None
         else t_interval([a - b for a, b in zip(w2s, weak, strict=True)])
     )
-
     numbers = (
         f"w2s {bootstrap_ci(w2s).describe()} vs weak {bootstrap_ci(weak).describe()}, Δ {diff.describe()}"
     )
