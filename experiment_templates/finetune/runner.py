@@ -66,6 +66,28 @@ def resolve_precision(hparams: dict[str, Any], device: torch.device) -> str:
     return "mixed" if gpu_bf16 and hparams.get("bf16", True) else "fp32"
 
 
+def load_tokenizer(name: str, kwargs: dict[str, Any]) -> Any:
+    """The tokenizer of model `name`: the class a local folder's tokenizer_config.json names wins.
+
+    AutoTokenizer prefers the model type's own tokenizer for some architectures (a Qwen2 folder gets
+    Qwen2Tokenizer even when it ships another one, e.g. a small model built with MiniLM's vocabulary,
+    which then tokenizes character by character).
+    """
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(name, **kwargs)
+    config = Path(name) / "tokenizer_config.json"
+    declared = json.loads(config.read_text()).get("tokenizer_class") if config.is_file() else None
+    loaded = type(tok).__name__.removesuffix("Fast")
+    if isinstance(declared, str) and declared.removesuffix("Fast") != loaded:
+        cls = getattr(transformers, declared, None) or getattr(
+            transformers, declared.removesuffix("Fast"), None
+        )
+        if cls is not None:
+            tok = cls.from_pretrained(name, **kwargs)
+    return tok
+
+
 class TokenCache:
     """Tokenizers and token ids shared by every seed of a job: each text is tokenized once per job."""
 
@@ -76,9 +98,7 @@ class TokenCache:
     def tokenizer(self, name: str, kwargs: dict[str, Any]) -> Any:
         """The tokenizer of model `name`, loaded once, with a pad token."""
         if name not in self.tokenizers:
-            from transformers import AutoTokenizer
-
-            tok = AutoTokenizer.from_pretrained(name, **kwargs)
+            tok = load_tokenizer(name, kwargs)
             if tok.pad_token is None:
                 tok.pad_token = tok.eos_token or tok.unk_token
             self.tokenizers[name] = tok

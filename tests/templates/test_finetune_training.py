@@ -131,9 +131,8 @@ def test_fit_shows_each_kept_example_once_per_epoch(tiny_qwen3: Path, tmp_path: 
 
 def test_lora_trains_only_the_adapters_and_the_head(tiny_qwen3: Path, tmp_path: Path):
     # Two steps: lora_B starts at zero, so lora_A gets its first gradient in step 2.
-    ctx = make_ctx(
-        write_job(tmp_path / "job", tiny_qwen3), tmp_path / "out", lora_r=4, lr=1e-3, batch_size=20
-    )
+    job = write_job(tmp_path / "job", tiny_qwen3)
+    ctx = make_ctx(job, tmp_path / "out", lora_r=4, lr=1e-3, batch_size=20)
     fresh = ctx.backend.new_model("strong", 0)
     trainable = {n for n, p in fresh.named_parameters() if p.requires_grad}
     assert any("lora_" in n for n in trainable) and any("score" in n for n in trainable)
@@ -171,3 +170,17 @@ def test_each_text_is_tokenized_once_per_job(tiny_qwen2: Path, tmp_path: Path):
     )
     texts = {r["text"] for s in ("w2s_train", "dev", "eval") for r in common.read_split(job / "seed_0", s)}
     assert len(factory.cache.ids) == len(texts) > 50
+
+
+def test_a_folder_keeps_the_tokenizer_it_ships(tiny_qwen2: Path, tmp_path: Path):
+    """A Qwen2-shaped folder with MiniLM's tokenizer tokenizes as MiniLM does (AutoTokenizer alone picks
+    Qwen2Tokenizer from the model type and splits every character)."""
+    from transformers import AutoTokenizer
+
+    from aar.w2s.embed import minilm_dir
+
+    backend = runner.FinetuneBackend({"max_length": 48}, write_job(tmp_path / "job", tiny_qwen2) / "seed_0")
+    minilm = AutoTokenizer.from_pretrained(str(minilm_dir()))
+    dev = [r["text"] for r in common.read_split(tmp_path / "job" / "seed_0", "dev")]
+    expected = minilm(dev, truncation=True, max_length=48)["input_ids"]
+    assert backend.ids["strong"]["dev"] == [list(ids) for ids in expected]
