@@ -99,10 +99,7 @@ class Runtime:
         label = f"job ({role}): {spec.method_name}, {len(spec.seeds)} seed(s)"
         with self.pool.slot() as devices, self.progress.phase(label, eta_s=self.eta(role)):
             try:
-                result = run_experiment(spec, self.runner_for(devices, timeout_s=wall))
-                if result.status == "interrupted":  # its Ray node was lost mid-job: requeued once
-                    self.event("run", f"{spec.method_name}: {result.error.splitlines()[0]}; requeued once")
-                    result = run_experiment(spec, self.runner_for(devices, timeout_s=wall))
+                result = self._run_requeued(spec, devices, wall)
             except InfraError:
                 raise
             except Exception as exc:  # logged with its traceback, reported as the result
@@ -113,6 +110,18 @@ class Runtime:
             result.error = f"{deadline_kill(wall)}\n{result.error}"
         elif result.job_seconds > 0:
             self.durations.setdefault(role, []).append(result.job_seconds)
+        return result
+
+    def _run_requeued(self, spec: ExperimentSpec, devices: tuple[str, ...], wall: float) -> ExperimentResult:
+        """Run the job; one whose (Ray) node was lost mid-job ends `interrupted` and runs once more. Lost
+        again, it ends `killed`, saying so (not the method's fault, and not rerun)."""
+        result = run_experiment(spec, self.runner_for(devices, timeout_s=wall))
+        if result.status != "interrupted":
+            return result
+        self.event("run", f"{spec.method_name}: {result.error.splitlines()[0]}; requeued once")
+        result = run_experiment(spec, self.runner_for(devices, timeout_s=wall))
+        if result.status == "interrupted":
+            result.status, result.error = "killed", f"its node was lost twice; not rerun. {result.error}"
         return result
 
     def eta(self, role: str) -> float | None:
@@ -130,7 +139,7 @@ class Runtime:
         reserve = finalize_reserve(seen, self.config.finalists, fallback, ratio)
         if not seen and (left := self.budget.seconds_left()) is not None:
             reserve = min(reserve, UNTIMED_SHARE * left)  # a guess until a job is timed: never all the time
-        self.budget.finalize_reserve_s = reserve
+        self.budget.finalize_reserve_s = 0.0
         return reserve
 
     def prepare_baselines(self, seeds: list[int]) -> None:
