@@ -139,7 +139,7 @@ class Runtime:
         reserve = finalize_reserve(seen, self.config.finalists, fallback, ratio)
         if not seen and (left := self.budget.seconds_left()) is not None:
             reserve = min(reserve, UNTIMED_SHARE * left)  # a guess until a job is timed: never all the time
-        self.budget.finalize_reserve_s = 0.0
+        self.budget.finalize_reserve_s = reserve
         return reserve
 
     def prepare_baselines(self, seeds: list[int]) -> None:
