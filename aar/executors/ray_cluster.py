@@ -27,11 +27,15 @@ from functools import cache, lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import ray
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from ray import exceptions as rex
 
 from aar.errors import InfraError, UserError
+
+try:
+    import ray
+    from ray import exceptions as rex
+except ImportError as exc:  # an optional extra: a user error (one line), not a traceback
+    raise UserError("--executor ray needs Ray: pip install 'ray>=2.40' (aar's 'ray' extra)") from exc
 from aar.sandbox import select_sandbox
 from aar.sandbox.base import Sandbox
 from aar.sandbox.local import LocalSandbox
