@@ -1,21 +1,45 @@
-"""CLI of the research agent: `aar run`, `aar resume`, `aar log`."""
+"""CLI of the research agent: `aar run`, `aar resume`, `aar stop`, `aar rm`, `aar log`.
+
+Exit codes of `run` and `resume`: 0 a study that finished with research done (at least one hypothesis
+experiment ran to a result); 1 one that finished without; 130 stopped by the user (Ctrl-C, `aar stop`);
+143 SIGTERM; 2 a user error; 3 an infrastructure fault or an unexpected error (the study is failed).
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
-from typing import Annotated, get_args
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 from rich.console import Console
 
 from aar.budget import check_minimum
 from aar.config import ExecutorChoice, Settings, StudyConfig
-from aar.errors import UserError
+from aar.errors import AarError, UserError
 from aar.progress import Reporter, for_console
 
+if TYPE_CHECKING:
+    from aar.graph.study import StudyOutcome
+
 console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+NOTIFY_TIMEOUT_S = 60.0
+ExecutorOption = Annotated[
+    str, typer.Option("--executor", help="local (this machine) | ray (a Ray cluster: AAR_RAY_ADDRESS)")
+]
+NotifyOption = Annotated[
+    str,
+    typer.Option(
+        "--notify",
+        help="Shell command run when the study ends (finished, stopped or failed); its summary arrives as"
+        " JSON on stdin: id, name, status, stop_reason, best, budget_used, research_experiments.",
+    ),
+]
 NODE_COLORS = {
     "plan": "cyan",
     "propose": "magenta",
@@ -28,10 +52,6 @@ NODE_COLORS = {
     "finalize": "bold cyan",
     "report": "bold green",
 }
-
-ExecutorOption = Annotated[
-    str, typer.Option("--executor", help="local (this machine) | ray (a Ray cluster: AAR_RAY_ADDRESS)")
-]
 
 
 def parse_duration(text: str) -> float:
@@ -90,6 +110,7 @@ def run_cmd(
     unsafe_local: Annotated[bool, typer.Option("--unsafe-local")] = False,
     name: Annotated[str, typer.Option("--name", help="Study name (default: study-<date>-<time>)")] = "",
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    notify: NotifyOption = "",
 ) -> None:
     """Start a study: propose, implement, audit, run, evaluate, analyze, decide, until done; then report."""
     finalists = StudyConfig.model_fields["finalists"].default
@@ -104,17 +125,17 @@ def run_cmd(
     if policy == "llm" and not model:
         raise UserError("--policy llm needs --model PROVIDER/MODEL (e.g. openai/gpt-4o-mini)")
     parse_mode(llm_structured)  # an unknown mode: one line, exit 2
-    config = StudyConfig(
+    config = StudyConfig.model_validate(dict(
         name=name or default_name(), goal=goal, task=task, pair=pair, template=template, policy=policy, model=model,
         llm_structured=llm_structured,
         feedback=feedback, seeds=seeds, sizes=sizes, parallel=parallel, per_round=per_round, sandbox=sandbox,
         executor=executor, unsafe_local=unsafe_local, target_pgr=target_pgr, max_usd=max_usd, max_tokens=max_tokens,
         max_device_seconds=None if max_device_hours is None else max_device_hours * 3600, max_experiments=max_experiments,
         deadline=time.time() + parse_duration(deadline) if deadline else None,
-    )  # fmt: skip
+    ))  # fmt: skip
     _run(
         lambda settings, store, show: start_study(
-            config, settings, store, display=show, announce=show_line(as_json)
+            config, settings, store, display=show, announce=show_line(as_json), notify=notifier(notify)
         ),
         config.name,
         as_json,
@@ -122,7 +143,64 @@ def run_cmd(
 
 
 def show_line(as_json: bool):  # type: ignore[no-untyped-def]
-    return (lambda m: None) if as_json else (lambda m: console.print(m, highlight=False))
+    """Lines for the person at the terminal: on stdout, or on stderr when stdout carries JSON."""
+    shown = err_console if as_json else console
+    return lambda m: shown.print(m, highlight=False)
+
+
+def notifier(command: str) -> Any:
+    """The `--notify` hook: run `command` in a shell with the outcome as JSON on stdin; None without one.
+
+    A failing, missing or slow command is a warning on stderr, never an error of the study.
+    """
+    if not command:
+        return None
+
+    def notify(outcome: StudyOutcome) -> None:
+        payload = json.dumps(outcome_json(outcome), default=str)
+        try:
+            done = subprocess.run(
+                command, shell=True, input=payload, text=True, capture_output=True, timeout=NOTIFY_TIMEOUT_S
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            err_console.print(f"[yellow]warning:[/yellow] --notify command failed: {exc}", highlight=False)
+            return
+        if done.returncode != 0:
+            tail = " ".join(done.stderr.split())[-300:]
+            err_console.print(
+                f"[yellow]warning:[/yellow] --notify command exited {done.returncode}: {tail}",
+                highlight=False,
+            )
+
+    return notify
+
+
+def outcome_json(outcome: StudyOutcome) -> dict[str, Any]:
+    """The study's summary as `--json` prints it and `--notify` receives it."""
+    return {
+        "id": outcome.study_id,
+        "name": outcome.name,
+        "status": outcome.status,
+        "stop_reason": outcome.stop_reason,
+        "best": outcome.best,
+        "budget_used": outcome.budget_used,
+        "research_experiments": outcome.research_experiments,
+        "report_path": outcome.report_path,
+    }
+
+
+def exit_code(outcome: StudyOutcome) -> tuple[int, str | None]:
+    """The exit code of a study that ended without an exception, and the line that explains a non-zero one."""
+    if outcome.status == "stopped":
+        return 130, f"study {outcome.name} {outcome.stop_reason}; resume with: aar resume {outcome.name}"
+    if outcome.status != "finished":
+        return 3, f"study {outcome.name} is {outcome.status}: {outcome.stop_reason}"
+    if outcome.research_experiments == 0:
+        return (
+            1,
+            f"no research done: study {outcome.name} ended ({outcome.stop_reason}) before any hypothesis experiment ran to a result",
+        )
+    return 0, None
 
 
 def _run(fn, name: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -134,14 +212,45 @@ def _run(fn, name: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         shown = (lambda n, m: None) if as_json else Reporter(display, for_console(console))
         outcome = fn(settings, store, shown)
     except KeyboardInterrupt:
-        console.print(f"\n[yellow]stopped.[/yellow] Resume with: aar resume {name}")
+        err_console.print(f"\n[yellow]stopped.[/yellow] Resume with: aar resume {name}")
         raise typer.Exit(130) from None
+    except AarError as exc:  # `aar.cli.main` prints its line; its notes say what became of the study
+        for note in getattr(exc, "__notes__", ()):
+            err_console.print(note, highlight=False)
+        raise exc from None
+    except Exception as exc:  # a bug or an unexpected fault: the study is marked failed, the traceback kept
+        from aar.graph.study import failure_reason
+
+        where = _keep_traceback(settings, name)
+        err_console.print(
+            f"[red]error:[/red] study {name} failed: {failure_reason(exc)} (traceback: {where})",
+            highlight=False,
+        )
+        raise typer.Exit(3) from None
     finally:
         store.close()
+    code, why = exit_code(outcome)
     if as_json:
-        console.print_json(json.dumps(outcome.__dict__, default=str))
-        return
-    console.print(f"\n[bold]study {outcome.name}[/bold] (id {outcome.study_id}) ended: {outcome.stop_reason}")
+        console.print_json(json.dumps(outcome_json(outcome), default=str))
+    else:
+        _print_outcome(outcome)
+    if why:
+        err_console.print(why, highlight=False)
+    if code:
+        raise typer.Exit(code)
+
+
+def _keep_traceback(settings: Settings, name: str) -> Path:
+    path = settings.results_dir / "logs" / f"{name}-failure.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(traceback.format_exc())
+    return path
+
+
+def _print_outcome(outcome: StudyOutcome) -> None:
+    console.print(
+        f"\n[bold]study {outcome.name}[/bold] (id {outcome.study_id}) {outcome.status}: {outcome.stop_reason}"
+    )
     if outcome.best:
         b = outcome.best
         hp = ", ".join(
@@ -150,15 +259,17 @@ def _run(fn, name: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         pgr = "n/a" if b.get("dev_pgr") is None else f"{b['dev_pgr']:.3f}"
         ci = "" if b.get("dev_pgr_lo") is None else f" [{b['dev_pgr_lo']:.3f}, {b['dev_pgr_hi']:.3f}]"
         console.print(f"best: {b['method']} ({hp}): dev PGR {pgr}{ci}", highlight=False)
-    console.print(f"report: {outcome.report_path}")
+    if outcome.report_path:
+        console.print(f"report: {outcome.report_path}")
 
 
 def resume_cmd(
     study: Annotated[str, typer.Argument(help="Study name or id")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    notify: NotifyOption = "",
     executor: Annotated[str, typer.Option("--executor", help="local | ray (default: the study's own)")] = "",
 ) -> None:
-    """Continue a study from its last checkpoint (after Ctrl-C, a crash or kill -9)."""
+    """Continue a stopped, failed or interrupted study from its last checkpoint."""
     from aar.graph.study import resume_study
 
     if executor not in ("", *get_args(ExecutorChoice)):
@@ -170,11 +281,64 @@ def resume_cmd(
             store,
             display=show,
             announce=show_line(as_json),
+            notify=notifier(notify),
             executor=executor or None,  # type: ignore[arg-type]
         ),
         study,
         as_json,
     )
+
+
+def stop_cmd(study: Annotated[str, typer.Argument(help="Study name or id")]) -> None:
+    """Ask a running study to stop after its running job (one whose host died is marked interrupted)."""
+    from aar.store import find_study, open_store
+    from aar.store.states import request_stop
+
+    store = open_store(Settings())
+    try:
+        with store.session() as session:
+            found = find_study(session=session, ref=study)
+            state = request_stop(session=session, study_id=int(found.id or 0))
+            name, heartbeat = found.name, found.heartbeat_at
+    finally:
+        store.close()
+    if state == "interrupted":
+        when = "never" if heartbeat is None else f"{heartbeat:%Y-%m-%d %H:%M:%S} UTC"
+        console.print(f"study {name} had no heartbeat since {when}: its process is gone; marked interrupted")
+    else:
+        console.print(f"study {name}: stop requested; it stops after its running job")
+
+
+def rm_cmd(
+    study: Annotated[str, typer.Argument(help="Study name or id")],
+    force: Annotated[bool, typer.Option("--force", help="Delete it even while it runs.")] = False,
+) -> None:
+    """Delete a study: its rows, checkpoints and report file (shared artifacts stay). Asks nothing."""
+    from aar.graph.checkpoints import delete_checkpoints
+    from aar.store import StudyPublic, find_study, open_store
+    from aar.store.crud import delete_study
+
+    settings = Settings()
+    store = open_store(settings)
+    try:
+        with store.session() as session:
+            found = StudyPublic.model_validate(find_study(session=session, ref=study))
+            if False:  # PLANTED
+                raise UserError(
+                    f"study {found.name!r} is running; stop it first (aar stop {found.name}) or pass --force"
+                )
+            counts = delete_study(session=session, study_id=found.id)
+        had_checkpoints = delete_checkpoints(settings, store, found.id)
+    finally:
+        store.close()
+    report = settings.results_dir / "reports" / f"study-{found.id}.html"
+    deleted = [f"{n} {table} row(s)" for table, n in counts.items() if n]
+    if had_checkpoints:
+        deleted.append("its checkpoints")
+    if report.is_file():
+        report.unlink()
+        deleted.append(f"report {report}")
+    console.print(f"deleted study {found.name} (id {found.id}): {', '.join(deleted)}", highlight=False)
 
 
 def log_cmd(
@@ -184,7 +348,7 @@ def log_cmd(
     ] = False,
 ) -> None:
     """The agent's steps: node, hypothesis, decision, cost."""
-    from aar.store import Study, find_study, list_events, open_store
+    from aar.store import Study, StudyPublic, find_study, list_events, open_store
 
     store = open_store(Settings())
     try:
@@ -193,7 +357,7 @@ def log_cmd(
             with store.session() as session:
                 sid = int(find_study(session=session, ref=study).id or 0)
                 events = list_events(session=session, study_id=sid, after_id=last)
-                status = session.get(Study, sid).status  # type: ignore[union-attr]
+                status = StudyPublic.model_validate(session.get(Study, sid)).status  # stale: interrupted
             for e in events:
                 extra = f" [dim](${e.cost_usd:.4f})[/dim]" if e.cost_usd else ""
                 hyp = f" [dim]h{e.hypothesis_id}[/dim]" if e.hypothesis_id else ""
@@ -202,7 +366,7 @@ def log_cmd(
                     highlight=False,
                 )
                 last = max(last, int(e.id or 0))
-            if not follow or status != "active":
+            if not follow or status != "running":
                 break
             time.sleep(1.0)
     finally:
@@ -212,4 +376,6 @@ def log_cmd(
 def register(app: typer.Typer) -> None:
     app.command("run")(run_cmd)
     app.command("resume")(resume_cmd)
+    app.command("stop")(stop_cmd)
+    app.command("rm")(rm_cmd)
     app.command("log")(log_cmd)

@@ -45,7 +45,7 @@ def test_builtin_study_end_to_end(settings, store):
         scores = {(s.experiment_id, s.split, s.metric): s.value for s in session.exec(select(Score)).all()}
         study = session.get(Study, outcome.study_id)
         hypotheses = session.exec(select(Hypothesis).where(Hypothesis.study_id == outcome.study_id)).all()
-    assert study.status in ("finished", "stopped")
+    assert study.status == "finished" and study.stop_reason == outcome.stop_reason
     assert (naive.id, "dev", "pgr") in scores
     # The study's best is the top dev PGR the store holds among the ranked runs (the naive baseline and
     # every search run that finished with non-degenerate predictions), not merely "at least naive".
@@ -84,7 +84,8 @@ def test_budget_stops_cleanly_and_never_overruns(settings, store):
         ).all()
         study = session.get(Study, outcome.study_id)
     assert len(charged) <= 5 + 1  # never overrun by more than one job
-    assert study.status == "stopped" and study.report_sha256
+    assert study.status == "finished" and study.report_sha256  # a budget end finishes the study
+    assert study.stop_reason and study.stop_reason.startswith("budget")
 
 
 def test_blind_mode_hides_ground_truth_from_the_researcher(settings, store, researcher_spy):

@@ -115,7 +115,8 @@ def test_study_runs_out_of_dollars_mid_round(settings, store):
     assert len(calls) == 1  # the second call was refused before it was made
     with store.session() as session:
         study = session.exec(select(Study).where(Study.id == outcome.study_id)).one()
-    assert study.status == "stopped" and study.report_sha256 and Path(outcome.report_path).is_file()
+    assert study.status == "finished" and study.stop_reason == "budget: usd"
+    assert study.report_sha256 and Path(outcome.report_path).is_file()
 
 
 def test_provider_errors_are_retried_then_fail_clearly(settings, store):

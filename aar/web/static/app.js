@@ -8,6 +8,12 @@
   let version = box.dataset.version;
 
   function apply(p) {
+    if (p.status !== "running") {  // the study ended while the page was open: no "live" marker any more
+      document.querySelectorAll(".live").forEach(function (el) {
+        el.classList.remove("live");
+        el.textContent = p.status + ", not running";
+      });
+    }
     document.querySelectorAll("[data-field]").forEach(function (el) {
       const value = p.fields[el.dataset.field];
       if (value !== undefined) el.textContent = value;
