@@ -79,9 +79,9 @@ def test_a_short_deadline_ends_the_study_in_time_with_its_report(settings, store
         )  # fmt: skip
         outcome = start_study(config, settings, store, display=Events())
         ended = time.time()
-    assert ended <= (config.deadline or 0) + 5, (
-        f"ended {ended - (config.deadline or 0):.0f}s past the deadline"
-    )
+    # search ended REPORT_S before the deadline (finalize's and the report's share): all done by then
+    late = ended - (config.deadline or 0)
+    assert late < 0, f"ended {late:.0f}s past the deadline"
     assert outcome.report_path and Path(outcome.report_path).is_file()
     assert outcome.stop_reason == "budget: deadline"
     with store.session() as session:
