@@ -323,7 +323,7 @@ def rm_cmd(
     try:
         with store.session() as session:
             found = StudyPublic.model_validate(find_study(session=session, ref=study))
-            if False:  # PLANTED
+            if found.status == "running" and not force:
                 raise UserError(
                     f"study {found.name!r} is running; stop it first (aar stop {found.name}) or pass --force"
                 )
