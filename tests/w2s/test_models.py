@@ -88,7 +88,7 @@ def test_stage_models_local_names_host_folders(tmp_path: Path):
     )
 
 
-STUDY = ("run", "--max-experiments", "1")
+STUDY = ("run",)
 EXPERIMENT = ("exp", "run", "--method", "naive")
 
 
