@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -214,6 +214,12 @@ class EventRow(BaseModel):
     hypothesis_id: int | None
     experiment_id: int | None
     cost_usd: float
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        """A researcher step that failed (no valid reply after its retries: aar.graph.nodes.step_failed)."""
+        return bool(self.data.get("failed"))
 
 
 def agent_events(*, session: Session, study_id: int, page: int, per_page: int) -> tuple[int, list[EventRow]]:

@@ -8,7 +8,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from aar.store import Store
+from aar.store import AgentEventBase, Store, record_event
 from aar.web.llm_view import call_view
 from tests.report.seed import Seeded
 from tests.web.llm_calls import CODE, SYSTEM, record_calls
@@ -68,3 +68,13 @@ def test_call_view_of_each_shape() -> None:
         ("assistant", "not json at all"),
     ]
     assert call_view(None, None).reply == []
+
+
+def test_a_failed_step_is_marked_in_the_agent_log(client: TestClient, store: Store, seeded: Seeded) -> None:
+    with store.session() as session:
+        record_event(session=session, study_id=seeded.study_id, event_in=AgentEventBase(
+            node="decide", message="decide failed: no valid DecisionOut after 3 attempts", data={"failed": True}))  # fmt: skip
+    text = client.get(f"/studies/{seeded.study_id}/log").text
+    row = re.search(r'<tr class="failed-step">(.*?)</tr>', text, re.DOTALL)
+    assert row and "decide failed: no valid DecisionOut" in row.group(1)
+    assert text.count('class="failed-step"') == 1  # the other steps are not marked
