@@ -115,8 +115,10 @@ def run_cmd(
     """Start a study: propose, implement, audit, run, evaluate, analyze, decide, until done; then report."""
     finalists = StudyConfig.model_fields["finalists"].default
     check_minimum(max_experiments, per_round=per_round, finalists=finalists)  # before the heavy imports
+    from aar.llm.modes import parse_mode  # light: no SDK, no science stack
+
+    parse_mode(llm_structured)  # an unknown mode: one line, exit 2
     from aar.graph.study import default_name, start_study
-    from aar.llm.modes import parse_mode
 
     if policy not in ("builtin", "llm"):
         raise UserError(f"unknown policy {policy!r}; use builtin or llm")
@@ -124,7 +126,6 @@ def run_cmd(
         raise UserError(f"unknown feedback mode {feedback!r}; use dev or blind")
     if policy == "llm" and not model:
         raise UserError("--policy llm needs --model PROVIDER/MODEL (e.g. openai/gpt-4o-mini)")
-    parse_mode(llm_structured)  # an unknown mode: one line, exit 2
     config = StudyConfig.model_validate(dict(
         name=name or default_name(), goal=goal, task=task, pair=pair, template=template, policy=policy, model=model,
         llm_structured=llm_structured,
