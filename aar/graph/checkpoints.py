@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -41,7 +42,13 @@ def checkpointer(settings: Settings, store: Store) -> Iterator[Any]:
 
 def delete_checkpoints(settings: Settings, store: Store, study_id: int) -> bool:
     """Forget a study's checkpoints (for `aar rm`); False when it had none."""
-    with checkpointer(settings, store) as saver:
-        had = saver.get_tuple({"configurable": {"thread_id": thread_id(study_id)}}) is not None
-        saver.delete_thread(thread_id(study_id))
+    serde_log = logging.getLogger("langgraph.checkpoint.serde.jsonplus")
+    level = serde_log.level
+    serde_log.setLevel(logging.ERROR)  # reading the checkpoint only to see it exists: no type warnings
+    try:
+        with checkpointer(settings, store) as saver:
+            had = saver.get_tuple({"configurable": {"thread_id": thread_id(study_id)}}) is not None
+            saver.delete_thread(thread_id(study_id))
+    finally:
+        serde_log.setLevel(level)
     return had
