@@ -14,6 +14,7 @@ from typing import Any, Literal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from aar.budget import fmt_amount
 from aar.errors import UserError
 from aar.report import plots
 from aar.report.gather import ReportData, gather
@@ -47,7 +48,11 @@ def fmt_budget(line: BudgetLine) -> tuple[str, str, str]:
     """A budget line's limit, used and left as shown; a `deadline` limit is a UNIX time, shown as a date."""
     if line.kind == "deadline" and line.limit is not None:
         return fmt_time(datetime.fromtimestamp(line.limit, UTC)), "", ""
-    return fmt_num(line.limit, 2), fmt_num(line.used, 2), fmt_num(line.left, 2)
+
+    def amount(value: float | None) -> str:  # rounded as the terminal and `aar show` round it
+        return "—" if value is None else fmt_amount(line.kind, value)
+
+    return amount(line.limit), amount(line.used), amount(line.left)
 
 
 def fmt_json(value: Any) -> str:
