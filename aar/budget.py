@@ -78,6 +78,8 @@ class Budget:
         return {kind: used.get(kind, 0.0) for kind in KINDS}
 
     def remaining(self) -> dict[str, float | None]:
+        """What is left of each limit (None: unlimited), as the researcher sees it: rounded (dollars to
+        the cent, the rest whole), `deadline_s` counting to the end of search (finalize's time kept)."""
         used = self.used()
         left: dict[str, float | None] = {}
         for kind in KINDS:
@@ -86,7 +88,7 @@ class Budget:
                 None if limit is None else max(0.0, limit - used[kind] - self._reserved.get(kind, 0.0))
             )
         left["deadline_s"] = self.search_seconds_left()
-        return left
+        return {k: None if v is None else round(v, 2 if k == "usd" else None) for k, v in left.items()}
 
     def exhausted(self) -> str | None:
         """The first limit already reached, if any."""

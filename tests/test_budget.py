@@ -143,3 +143,5 @@ def test_budget_lines_are_rounded_for_people(budget_for):
     assert "device_seconds: 12 used, no limit" in text
     assert "usd: $0.12 used of $2.00, $1.88 left" in text
     assert "(59m 49s left)" in text and "3589.1" not in text
+    left = budget.remaining()  # what the researcher (and an LLM's prompt) sees
+    assert left["deadline_s"] == 3589 and left["usd"] == 1.88 and left["experiments"] == 13
