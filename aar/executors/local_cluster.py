@@ -63,7 +63,9 @@ def _ray_start(args: list[str], cpus: int, log: Path) -> subprocess.Popen[bytes]
     ray_bin = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
     command = [ray_bin, "start", "--block", "--disable-usage-stats", "--num-cpus", str(cpus)]
     command += ["--object-store-memory", str(OBJECT_STORE_BYTES), "--node-ip-address", "127.0.0.1", *args]
-    env = {**os.environ, **RAY_ENV}
+    jobs = log.parent / "jobs"  # the nodes' job folders (TMPDIR): a killed node's go with the cluster
+    jobs.mkdir(mode=0o755, exist_ok=True)
+    env = {**os.environ, **RAY_ENV, "TMPDIR": str(jobs)}
     with log.open("wb") as out:
         return subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -105,6 +107,7 @@ def local_cluster(head_cpus: int = 1, worker_cpus: tuple[int, ...] = (1,)) -> It
         InfraError: a node did not come up within START_TIMEOUT_S.
     """
     temp = Path(tempfile.mkdtemp(prefix="aar-ray-", dir="/tmp"))  # short: Ray's socket paths must fit
+    temp.chmod(0o755)  # job folders below it must be reachable by a sandbox's user
     address = f"127.0.0.1:{free_port()}"
     port = address.split(":")[1]
     head_args = ["--head", "--port", port, "--temp-dir", str(temp), "--include-dashboard=false"]

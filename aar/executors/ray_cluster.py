@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -247,9 +247,18 @@ def job_error(exc: Exception, seconds: float) -> JobOutcome:
     raise cause
 
 
+class RayPlacement(NamedTuple):
+    """What a study runs its jobs through on a cluster."""
+
+    runner_for: RunnerFactory
+    pool: DevicePool  # `parallel` slots: jobs in flight at once (Ray places them by CPUs/GPUs)
+    executor: RayExecutor
+    where: str  # one line for the terminal: the cluster and what each job asks of it
+
+
 def ray_executor(
     request: NodeSandbox, settings: RaySettings | None = None, parallel: int = 1
-) -> tuple[RunnerFactory, DevicePool, RayExecutor, str]:
+) -> RayPlacement:
     """Connect to the cluster; return the runner factory, a pool of `parallel` slots (jobs in flight at
     once: Ray places them on nodes by their CPUs/GPUs), the executor and a line saying where jobs run."""
     settings = settings or RaySettings()
@@ -262,4 +271,4 @@ def ray_executor(
         f"each job {executor.num_cpus:g} CPU, {executor.num_gpus:g} GPU, in its node's sandbox)"
     )
     factory: RunnerFactory = executor.runner_for
-    return factory, DevicePool([()] * max(1, parallel)), executor, where
+    return RayPlacement(factory, DevicePool([()] * max(1, parallel)), executor, where)
