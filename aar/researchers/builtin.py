@@ -153,8 +153,9 @@ class BuiltinResearcher:
             if outcome.dev_pgr_lo is None
             else f"CI [{outcome.dev_pgr_lo:.3f}, {outcome.dev_pgr_hi or 0:.3f}]"
         )
+        pgr = "n/a (no weak-to-ceiling gap)" if outcome.dev_pgr is None else f"{outcome.dev_pgr:.3f}"
         return (
-            f"{outcome.method}: dev PGR {outcome.dev_pgr:.3f} ({ci}); vs naive: {outcome.verdict_vs_naive}; "
+            f"{outcome.method}: dev PGR {pgr} ({ci}); vs naive: {outcome.verdict_vs_naive}; "
             f"vs best so far: {outcome.verdict_vs_best}."
         )
 

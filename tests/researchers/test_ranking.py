@@ -3,6 +3,7 @@ prediction ranked first, confidence 1.0), and hypotheses are not "supported" on 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,12 @@ def test_degenerate_predictions_refute_the_hypothesis_whatever_they_score() -> N
         }
     )
     assert _hypothesis_status(trick) == HypothesisStatus.REFUTED
+
+
+def test_analyze_reads_a_run_without_pgr() -> None:
+    """PGR is n/a when the ceiling does not beat the weak model (tiny random models): analyze says so
+    instead of crashing the study on a None format."""
+    outcome = Outcome(hypothesis_id=1, experiment_id=1, method="m", status="ok", dev_pgr=None,
+                      signals={"positive_rate": 0.5, "spread": 0.2})  # fmt: skip
+    view = dataclasses.replace(_view([outcome]), feedback="dev")
+    assert "dev PGR n/a" in BuiltinResearcher().analyze(outcome, view)
