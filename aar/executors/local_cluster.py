@@ -129,7 +129,17 @@ def local_cluster(head_cpus: int = 1, worker_cpus: tuple[int, ...] = (1,)) -> It
         ray.shutdown()
         for proc in (*cluster.workers, cluster.head):
             _stop(proc)
+        _unmount_below(temp)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _unmount_below(root: Path) -> None:
+    """Lazily unmount what a killed node left mounted under `root` (a job's size-capped /out tmpfs)."""
+    mounts = Path("/proc/self/mounts")
+    lines = mounts.read_text().splitlines() if mounts.exists() else []
+    for point in sorted({line.split()[1] for line in lines if len(line.split()) > 1}, reverse=True):
+        if point.startswith(f"{root}/"):
+            subprocess.run(["umount", "-l", point], check=False, capture_output=True)
 
 
 def _try_connect(address: str) -> bool:
