@@ -126,7 +126,9 @@ def test_set_values_are_typed_by_the_template_and_method() -> None:
     [("--sandbox", "dockr", "sandbox: Input should be 'docker', 'bwrap', 'local' or ''"),
      ("--feedback", "peek", "feedback mode 'peek'")],
 )  # fmt: skip
-def test_study_modes_are_refused_in_one_line(results_env: Path, option: str, value: str, message: str) -> None:
+def test_study_modes_are_refused_in_one_line(
+    results_env: Path, option: str, value: str, message: str
+) -> None:
     """Modes are Literal fields of StudyConfig: a typo is one line and exit 2, not a traceback later."""
     out = aar("run", option, value, "--max-experiments", "20")
     refused(out, message, results_env)
