@@ -211,8 +211,9 @@ def test_a_dead_host_reads_interrupted_and_rm_deletes_the_study(
 
     removed = aar(env, "rm", "dead")
     assert removed.returncode == 0, removed.stderr
-    assert "deleted study dead" in removed.stdout and "experiment row(s)" in removed.stdout
-    assert "its checkpoints" in removed.stdout and not removed.stderr
+    said = " ".join(removed.stdout.split())
+    assert "deleted study dead" in said and "experiment row(s)" in said
+    assert "its checkpoints" in said and not removed.stderr
     assert "dead" not in listed(env)
     gone = aar(env, "resume", "dead")
     assert gone.returncode == 2 and "no study named 'dead'" in gone.stderr
