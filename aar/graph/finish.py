@@ -48,5 +48,7 @@ def finish_study(rt: Runtime, state: StudyState) -> Path:
     path = write_report(rt.store, rt.study_id, fmt="html", out=out)
     sha = rt.store.put_artifact(path.read_bytes(), kind="report", media_type="text/html")
     with rt.store.session() as session:
-        set_study_status(session=session, study_id=rt.study_id, status=StudyStatus.FINISHED, report_sha256=sha)
+        set_study_status(
+            session=session, study_id=rt.study_id, status=StudyStatus.FINISHED, report_sha256=sha
+        )
     return path

@@ -128,7 +128,9 @@ def test_provider_errors_are_retried_then_fail_clearly(settings, store):
     with store.session() as session:
         study = session.exec(select(Study).where(Study.name == "llm-down")).one()
     assert study.status == "failed"
-    assert study.stop_reason and "LLMUnavailableError: openai unavailable after 3 attempts" in study.stop_reason
+    assert (
+        study.stop_reason and "LLMUnavailableError: openai unavailable after 3 attempts" in study.stop_reason
+    )
 
 
 def test_happy_study_over_the_anthropic_sdk(settings, store):
