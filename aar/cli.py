@@ -24,10 +24,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def _register_commands() -> None:
     """Each area adds its own commands; imported here so `aar --help` lists them all."""
-    from aar import w2s_commands
-
-    w2s_commands.register(app)
     for module_name in (
+        "aar.w2s.commands",
         "aar.store.commands",
         "aar.sandbox.commands",
         "aar.graph.commands",

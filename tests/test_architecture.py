@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "aar"
 TEMPLATES = REPO / "experiment_templates"
 
-# Layer of each top-level part of aar (higher imports lower, never the reverse). `<pkg>/commands.py` and
-# `w2s_commands.py` are the CLI's subcommands and belong to the cli layer, whatever package holds them.
+# Layer of each top-level part of aar (higher imports lower, never the reverse). `<pkg>/commands.py` are
+# the CLI's subcommands and belong to the cli layer, whatever package holds them.
 LAYERS: dict[str, int] = {
     "aar": 0, "config": 0, "errors": 0, "progress": 0,  # the base: settings, the error tree, progress
     "w2s": 1, "store": 1,  # the trusted science core and the store: nothing of the agent, LLM or sandbox
@@ -66,7 +66,7 @@ def imports(path: Path, root: Path) -> Iterator[Edge]:
 
 def layer(module: str) -> int:
     parts = module.split(".")
-    if parts[-1] == "commands" or parts[1:2] == ["w2s_commands"]:
+    if parts[-1] == "commands":
         return CLI_LAYER
     return LAYERS[parts[1] if len(parts) > 1 else "aar"]
 
@@ -102,7 +102,7 @@ def violations(edges: list[Edge]) -> dict[tuple[str, str], Edge]:
 
 def test_every_package_has_a_layer() -> None:
     tops = {p.stem for p in PACKAGE.iterdir() if p.suffix == ".py" or (p.is_dir() and p.name[0] not in "._")}
-    assert tops - {"__init__", "w2s_commands"} <= set(LAYERS), tops - set(LAYERS)
+    assert tops - {"__init__"} <= set(LAYERS), tops - set(LAYERS)
 
 
 def test_no_new_forbidden_imports() -> None:

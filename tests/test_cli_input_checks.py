@@ -89,7 +89,7 @@ import json, sys, time
 from aar.config import Settings
 from aar.errors import UserError
 start = time.perf_counter()
-from aar.w2s_commands import check_inputs
+from aar.w2s.commands import check_inputs
 errors = []
 for task, sets in [("custom:{binary_files["csv"]}", []), ("rotten_tomatoes", ["lr=abc"]), ("rotten_tomatoes", ["x=1"])]:
     try:
