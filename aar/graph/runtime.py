@@ -301,7 +301,7 @@ def make_setups(config: StudyConfig, settings: Settings) -> tuple[Setup, Setup]:
         "cache_dir": settings.cache_dir,
     }
     setup = Setup(sizes=SplitSizes.parse(config.sizes), **common)  # type: ignore[arg-type]
-    smoke = Setup(sizes=SMOKE_SIZES, baseline_hparams={"epochs": 1}, **common)  # type: ignore[arg-type]
+    smoke = setup.variant(sizes=SMOKE_SIZES, baseline_hparams={"epochs": 1})  # the task is loaded once
     return setup, smoke
 
 

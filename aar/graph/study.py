@@ -83,21 +83,10 @@ def build_runtime(
     hooks = {"store": store, "study_id": study_id, "budget": budget, "display": display}
     researcher = make_researcher(config, hooks)
     rt = Runtime(
-        config,
-        settings,
-        store,
-        study_id,
-        budget,
-        researcher,
-        setup,
-        smoke,
-        runner_for,
-        kind,
-        pool,
-        display,
-        library,
-        spaces,
-    )  # type: ignore[arg-type]
+        config=config, settings=settings, store=store, study_id=study_id, budget=budget,
+        researcher=researcher, setup=setup, smoke_setup=smoke, runner_for=runner_for,
+        sandbox_kind=kind, pool=pool, display=display, library=library, library_spaces=spaces,
+    )  # fmt: skip
     return rt
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,13 @@ class Setup:
     @cached_property
     def examples(self) -> list[Example]:
         return load_task(self.task)
+
+    def variant(self, **changes: Any) -> Setup:
+        """The same task with other sizes or baseline settings; its examples are loaded once and shared."""
+        other = dataclasses.replace(self, **changes)
+        if other.task == self.task:
+            other.__dict__["examples"] = self.examples
+        return other
 
     @cached_property
     def fingerprint(self) -> str:
