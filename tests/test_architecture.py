@@ -158,3 +158,45 @@ def test_the_checker_sees_a_planted_violation(tmp_path: Path) -> None:
     assert ("aar.w2s.bad", "aar.graph") in {(e.importer, e.imported) for e in edges}
     assert ("aar.w2s.bad", "aar.llm.base") in {(e.importer, e.imported) for e in edges}
     assert any(forbidden(e) for e in edges if e.imported == "aar.graph")
+
+
+# The study loop and the researchers reach the database only through aar.store's functions (issue 14):
+# no ORM imports (catching sqlalchemy.exc errors is fine) and no queries on a session of their own.
+ORM_FREE = ("graph", "researchers", "executors")
+SESSION_CALLS = {"exec", "get", "add", "delete", "execute", "query", "merge"}
+
+
+def orm_uses(path: Path) -> list[str]:
+    """The ORM imports and `session.<query>(...)` calls in one module, as 'line: what'."""
+    tree, found = ast.parse(path.read_text()), []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0] in ("sqlmodel", "sqlalchemy")
+        ):
+            if node.module != "sqlalchemy.exc":
+                found.append(f"{node.lineno}: from {node.module} import ...")
+        elif isinstance(node, ast.Import):
+            found += [
+                f"{node.lineno}: import {a.name}"
+                for a in node.names
+                if a.name.split(".")[0] in ("sqlmodel", "sqlalchemy")
+            ]
+        elif (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SESSION_CALLS
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "session"
+        ):  # fmt: skip
+            found.append(f"{node.lineno}: session.{node.func.attr}(...)")
+    return found
+
+
+def test_graph_and_researchers_use_the_store_functions(tmp_path: Path) -> None:
+    modules = [
+        p for pkg in ORM_FREE for p in sorted((PACKAGE / pkg).rglob("*.py")) if p.name != "commands.py"
+    ]
+    uses = {str(p.relative_to(REPO)): u for p in modules if (u := orm_uses(p))}
+    assert uses == {}, uses
+    planted = tmp_path / "node.py"
+    planted.write_text("from sqlmodel import select\n\ndef f(session):\n    return session.exec(select(1))\n")
+    assert orm_uses(planted) == ["1: from sqlmodel import ...", "4: session.exec(...)"]

@@ -349,7 +349,8 @@ def log_cmd(
     ] = False,
 ) -> None:
     """The agent's steps: node, hypothesis, decision, cost."""
-    from aar.store import Study, StudyPublic, find_study, list_events, open_store
+    from aar.store import find_study, get_study, list_events, open_store
+    from aar.store.states import shown_status
 
     store = open_store(Settings())
     try:
@@ -358,7 +359,7 @@ def log_cmd(
             with store.session() as session:
                 sid = int(find_study(session=session, ref=study).id or 0)
                 events = list_events(session=session, study_id=sid, after_id=last)
-                status = StudyPublic.model_validate(session.get(Study, sid)).status  # stale: interrupted
+                status = shown_status(get_study(session=session, study_id=sid))  # stale: interrupted
             for e in events:
                 extra = f" [dim](${e.cost_usd:.4f})[/dim]" if e.cost_usd else ""
                 hyp = f" [dim]h{e.hypothesis_id}[/dim]" if e.hypothesis_id else ""

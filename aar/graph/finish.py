@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aar.store import Experiment, StudyStatus, set_study_status
+from aar.store import StudyStatus, merge_experiment_config, set_study_status
 
 if TYPE_CHECKING:
     from aar.graph.runtime import Runtime
@@ -21,15 +21,12 @@ def store_integrity(rt: Runtime, finalists: list[dict[str, object]]) -> None:
         exp_id = f.get("experiment_id")
         if not isinstance(exp_id, int):
             continue
+        extra = {
+            "integrity_flags": f.get("flags", []),
+            "integrity": {k: v for k, v in f.items() if k != "flags"},
+        }
         with rt.store.session() as session:
-            exp = session.get(Experiment, exp_id)
-            if exp is not None:
-                exp.config = {
-                    **exp.config,
-                    "integrity_flags": f.get("flags", []),
-                    "integrity": {k: v for k, v in f.items() if k != "flags"},
-                }
-                session.add(exp)
+            merge_experiment_config(session=session, experiment_id=exp_id, extra=extra)
 
 
 def finish_study(rt: Runtime, state: StudyState) -> Path:

@@ -34,7 +34,9 @@ from aar.store import (
     HypothesisCreate,
     HypothesisStatus,
     create_hypothesis,
+    find_experiment,
     list_audit_findings,
+    list_experiments,
     record_audit_finding,
     update_hypothesis,
 )
@@ -366,14 +368,8 @@ FINISHED = {s.value for s in ExperimentStatus} - {"queued", "running", "interrup
 
 
 def _search_rows(rt: Runtime, hypothesis_id: int) -> list[Experiment]:
-    from sqlmodel import select
-
     with rt.store.session() as session:
-        rows = session.exec(
-            select(Experiment).where(
-                Experiment.study_id == rt.study_id, Experiment.hypothesis_id == hypothesis_id
-            )
-        ).all()
+        rows = list_experiments(session=session, study_id=rt.study_id, hypothesis_id=hypothesis_id)
     return [r for r in rows if r.config.get("role") == "search"]
 
 
@@ -523,7 +519,7 @@ def _paired(rt: Runtime, a: Outcome, b: Outcome) -> str:
     """a − b on dev, paired over seeds and examples from the stored results (aar/w2s/stats.py); over
     seeds only when either result kept no per-example scores."""
     with rt.store.session() as session:
-        rows = [session.get(Experiment, o.experiment_id) for o in (a, b)]
+        rows = [find_experiment(session=session, experiment_id=o.experiment_id) for o in (a, b)]
     if rows[0] is None or rows[1] is None:
         return paired_comparison(a.dev_pgr_by_seed, b.dev_pgr_by_seed).describe()
     return _load_result(rt, rows[0]).compare(_load_result(rt, rows[1]), "dev").describe()

@@ -203,12 +203,10 @@ def deadline_kill(wall_s: float) -> str:
 
 def job_durations(store: Store, study_id: int) -> dict[str, list[float]]:
     """Wall seconds of a study's finished jobs per role (so a resumed study keeps its ETAs)."""
-    from sqlmodel import select
-
-    from aar.store import Experiment
+    from aar.store import list_experiments
 
     with store.session() as session:
-        rows = session.exec(select(Experiment).where(Experiment.study_id == study_id)).all()
+        rows = list_experiments(session=session, study_id=study_id)
     out: dict[str, list[float]] = {}
     for row in rows:
         if row.status == "ok" and row.device_seconds:

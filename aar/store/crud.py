@@ -153,6 +153,33 @@ def get_experiment(*, session: Session, experiment_id: int) -> Experiment:
     return experiment
 
 
+def find_experiment(*, session: Session, experiment_id: int) -> Experiment | None:
+    """The experiment with this id, or None."""
+    return session.get(Experiment, experiment_id)
+
+
+def list_experiments(
+    *, session: Session, study_id: int, hypothesis_id: int | None = None
+) -> list[Experiment]:
+    """The study's experiments (of one hypothesis, if given), in id order."""
+    query = select(Experiment).where(Experiment.study_id == study_id)
+    if hypothesis_id is not None:
+        query = query.where(Experiment.hypothesis_id == hypothesis_id)
+    return list(session.exec(query.order_by(col(Experiment.id))).all())
+
+
+def merge_experiment_config(
+    *, session: Session, experiment_id: int, extra: dict[str, Any]
+) -> Experiment | None:
+    """Add `extra` to an experiment's config (its keys win); None if there is no such experiment."""
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is not None:
+        experiment.config = {**experiment.config, **extra}
+        session.add(experiment)
+        session.flush()
+    return experiment
+
+
 def record_audit_finding(*, session: Session, study_id: int, finding_in: AuditFindingCreate) -> AuditFinding:
     """Record one audit rejection of a method's code."""
     finding = AuditFinding.model_validate(finding_in, update={"study_id": study_id})

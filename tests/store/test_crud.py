@@ -10,8 +10,11 @@ from aar.store import (
     NotFoundError,
     StudyStatus,
     create_hypothesis,
+    find_experiment,
     find_study,
     get_experiment,
+    list_experiments,
+    merge_experiment_config,
     set_study_status,
     update_hypothesis,
 )
@@ -84,3 +87,28 @@ def test_experiments_are_numbered_per_study(session: Session) -> None:
         ["cuda:0"],
         7,
     )
+
+
+def test_experiments_listed_per_study_and_hypothesis(session: Session) -> None:
+    study, other = make_study(session), make_study(session, name="study-b")
+    hyp = create_hypothesis(
+        session=session, study_id=int(study.id or 0), hypothesis_in=HypothesisCreate(text="h")
+    )
+    first = make_experiment(session, study)
+    second = make_experiment(session, study, hypothesis_id=hyp.id)
+    make_experiment(session, other)
+    sid = int(study.id or 0)
+    assert [e.id for e in list_experiments(session=session, study_id=sid)] == [first.id, second.id]
+    assert [e.id for e in list_experiments(session=session, study_id=sid, hypothesis_id=hyp.id)] == [
+        second.id
+    ]
+    assert find_experiment(session=session, experiment_id=10_000) is None
+
+
+def test_merge_experiment_config_keeps_the_rest(session: Session) -> None:
+    exp = make_experiment(session, make_study(session), config={"role": "final", "integrity_flags": ["old"]})
+    merged = merge_experiment_config(
+        session=session, experiment_id=int(exp.id or 0), extra={"integrity_flags": []}
+    )
+    assert merged is not None and merged.config == {"role": "final", "integrity_flags": []}
+    assert merge_experiment_config(session=session, experiment_id=10_000, extra={"x": 1}) is None
