@@ -161,7 +161,7 @@ def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl or csv.")] = ExportFormat.JSONL,
     out: Annotated[Path | None, typer.Option("--out", help="File (jsonl) or folder (csv).")] = None,
 ) -> None:
-    """Export every row of a study (and its artifacts' hashes)."""
+    """Export every row of a study, its agent log and the bytes of its artifacts (code, logs, reports)."""
     if fmt == ExportFormat.CSV and out is None:
         raise UserError("--format csv writes a folder of CSV files: give it with --out FOLDER")
     store = _open()
@@ -171,12 +171,16 @@ def export(
             assert study_id is not None
             if fmt == ExportFormat.CSV:
                 assert out is not None
-                counts = export_csv(session=session, study_id=study_id, folder=out)
+                counts = export_csv(session=session, artifacts=store.artifacts, study_id=study_id, folder=out)
             elif out is None:
-                counts = export_jsonl(session=session, study_id=study_id, out=sys.stdout)
+                counts = export_jsonl(
+                    session=session, artifacts=store.artifacts, study_id=study_id, out=sys.stdout
+                )
             else:
                 with out.open("w") as handle:
-                    counts = export_jsonl(session=session, study_id=study_id, out=handle)
+                    counts = export_jsonl(
+                        session=session, artifacts=store.artifacts, study_id=study_id, out=handle
+                    )
     finally:
         store.close()
     if out is not None:
@@ -193,7 +197,7 @@ def import_(
     store = _open()
     try:
         with store.session() as session:
-            study = import_study(session=session, rows=rows, name=name)
+            study = import_study(session=session, artifacts=store.artifacts, rows=rows, name=name)
     finally:
         store.close()
     console.print(f"imported study {study.name} (id {study.id})", highlight=False)

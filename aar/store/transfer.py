@@ -1,14 +1,20 @@
-"""Export a study (every row, artifacts by hash) and import it into another store.
+"""Export a study (every row and the bytes of every artifact it refers to) and import it into another store.
 
-Two formats: `jsonl`, one file with a `{"table": …, "row": {…}}` object per line, and `csv`, a folder
-with one `<table>.csv` per table. Import remaps ids, so a study moves from a laptop's SQLite store to a
-team's PostgreSQL store; it runs in one transaction, so a bad file imports nothing. Artifact files are
-not copied: their rows (hashes) are, and the bytes can be copied folder to folder.
+Two formats. `jsonl`: one file; its first line is the header `{"format": "aar-export", "version": 2}`,
+then one `{"table": …, "row": {…}}` object per line, artifact lines adding `"content"` (the bytes,
+base64). `csv`: a folder with `manifest.json` (the same header), one `<table>.csv` per table and
+`artifacts/<sha256>` files. Import remaps ids, so a study moves from a laptop's SQLite store to a
+team's PostgreSQL store; it runs in one transaction, so a bad file imports nothing. Each artifact's
+bytes are checked against its hash before they are stored. Version-1 exports (no header, hashes only)
+still import; a newer version is refused.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,9 +25,10 @@ from sqlalchemy import insert, inspect
 from sqlmodel import Session, SQLModel, col, select
 
 from aar.errors import DataError, UserError
-from aar.store.artifacts import register_artifact
+from aar.store.artifacts import ArtifactMissingError, ArtifactStore, register_artifact
 from aar.store.crud import get_study
 from aar.store.models import (
+    AgentEvent,
     Artifact,
     AuditFinding,
     BudgetCharge,
@@ -44,8 +51,13 @@ TABLES: dict[str, type[SQLModel]] = {
     "llm_call": LLMCall,
     "budget_charge": BudgetCharge,
     "audit_finding": AuditFinding,
+    "agent_event": AgentEvent,
 }
 _BATCH = 5000
+FORMAT = "aar-export"
+# 1: rows only (artifacts by hash); 2: a header line, artifact bytes and the agent log.
+FORMAT_VERSION = 2
+HEADER = {"format": FORMAT, "version": FORMAT_VERSION}
 
 
 class ImportRow(NamedTuple):
@@ -55,6 +67,8 @@ class ImportRow(NamedTuple):
     values: dict[str, Any]
     source: Path
     line: int
+    # An artifact's bytes (None: the export carried only its hash).
+    content: bytes | None = None
 
 
 def iter_study_rows(*, session: Session, study_id: int) -> Iterator[tuple[str, SQLModel]]:
@@ -78,6 +92,7 @@ def iter_study_rows(*, session: Session, study_id: int) -> Iterator[tuple[str, S
         "audit_finding": select(AuditFinding)
         .where(AuditFinding.study_id == study_id)
         .order_by(col(AuditFinding.id)),
+        "agent_event": select(AgentEvent).where(AgentEvent.study_id == study_id).order_by(col(AgentEvent.id)),
     }
     for table, query in queries.items():
         for row in session.exec(query.execution_options(yield_per=_BATCH)):
@@ -99,18 +114,34 @@ def _study_hashes(*, session: Session, study: Study) -> set[str]:
     return {h for h in hashes if h}
 
 
-def export_jsonl(*, session: Session, study_id: int, out: TextIO) -> dict[str, int]:
-    """Write a study as JSON lines; return the row count per table."""
+def _content(artifacts: ArtifactStore, sha256: str) -> bytes:
+    """An artifact's bytes, checked against its hash (a corrupt source store is not exported)."""
+    try:
+        data = artifacts.read(sha256)
+    except ArtifactMissingError:
+        raise UserError(f"cannot export: artifact {sha256} is missing from {artifacts.root}") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise UserError(f"cannot export: artifact {sha256} in {artifacts.root} does not match its hash")
+    return data
+
+
+def export_jsonl(*, session: Session, artifacts: ArtifactStore, study_id: int, out: TextIO) -> dict[str, int]:
+    """Write a study as JSON lines, artifacts' bytes included; return the row count per table."""
+    out.write(json.dumps(HEADER) + "\n")
     counts: dict[str, int] = {}
     for table, row in iter_study_rows(session=session, study_id=study_id):
-        out.write(json.dumps({"table": table, "row": row.model_dump(mode="json")}) + "\n")
+        record: dict[str, Any] = {"table": table, "row": row.model_dump(mode="json")}
+        if isinstance(row, Artifact):
+            record["content"] = base64.b64encode(_content(artifacts, row.sha256)).decode("ascii")
+        out.write(json.dumps(record) + "\n")
         counts[table] = counts.get(table, 0) + 1
     return counts
 
 
-def export_csv(*, session: Session, study_id: int, folder: Path) -> dict[str, int]:
-    """Write a study as one CSV per table in `folder`; return the row count per table."""
-    folder.mkdir(parents=True, exist_ok=True)
+def export_csv(*, session: Session, artifacts: ArtifactStore, study_id: int, folder: Path) -> dict[str, int]:
+    """Write a study as one CSV per table, artifacts as `artifacts/<sha256>`; return row counts."""
+    (folder / "artifacts").mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps(HEADER) + "\n")
     counts: dict[str, int] = {}
     handles = {table: (folder / f"{table}.csv").open("w", newline="") for table in TABLES}
     try:
@@ -119,6 +150,8 @@ def export_csv(*, session: Session, study_id: int, folder: Path) -> dict[str, in
             writer.writerow(_columns(table))
         for table, row in iter_study_rows(session=session, study_id=study_id):
             values = row.model_dump(mode="json")
+            if isinstance(row, Artifact):
+                (folder / "artifacts" / row.sha256).write_bytes(_content(artifacts, row.sha256))
             writers[table].writerow([_csv_cell(values[name]) for name in _columns(table)])
             counts[table] = counts.get(table, 0) + 1
     finally:
@@ -146,6 +179,18 @@ def read_export(path: Path) -> Iterator[ImportRow]:
     return _read_csv_folder(path) if path.is_dir() else _read_jsonl(path)
 
 
+def check_header(path: Path, header: dict[str, Any]) -> None:
+    """Refuse an export written by a newer aar (a format version this one cannot read)."""
+    version = header.get("version")
+    if header.get("format") != FORMAT or not isinstance(version, int):
+        raise DataError(path, f"not an aar export header: {json.dumps(header)[:80]}", row=1)
+    if version > FORMAT_VERSION:
+        raise UserError(
+            f"{path} is an aar export of format version {version}; this aar reads up to "
+            f"version {FORMAT_VERSION}: upgrade aar to import it"
+        )
+
+
 def _read_jsonl(path: Path) -> Iterator[ImportRow]:
     with path.open() as handle:
         for line_number, line in enumerate(handle, start=1):
@@ -153,14 +198,25 @@ def _read_jsonl(path: Path) -> Iterator[ImportRow]:
                 continue
             try:
                 record = json.loads(line)
-                yield ImportRow(record["table"], dict(record["row"]), path, line_number)
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                if "format" in record and "table" not in record:
+                    check_header(path, record)
+                    continue
+                content = record.get("content")
+                data = None if content is None else base64.b64decode(content, validate=True)
+                yield ImportRow(record["table"], dict(record["row"]), path, line_number, data)
+            except (json.JSONDecodeError, KeyError, TypeError, binascii.Error) as error:
                 raise DataError(path, f"not an export line ({error})", row=line_number) from None
 
 
 def _read_csv_folder(folder: Path) -> Iterator[ImportRow]:
     if not (folder / "study.csv").exists():
         raise UserError(f"{folder} holds no study.csv; is it a CSV export?")
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        try:
+            check_header(manifest, json.loads(manifest.read_text()))
+        except json.JSONDecodeError as error:
+            raise DataError(manifest, f"not JSON ({error})") from None
     for table, model in TABLES.items():
         path = folder / f"{table}.csv"
         if not path.exists():
@@ -169,7 +225,15 @@ def _read_csv_folder(folder: Path) -> Iterator[ImportRow]:
         with path.open(newline="") as handle:
             for line_number, record in enumerate(csv.DictReader(handle), start=2):
                 values = {name: _from_cell(columns, name, cell) for name, cell in record.items()}
-                yield ImportRow(table, values, path, line_number)
+                yield ImportRow(table, values, path, line_number, _csv_content(folder, table, values))
+
+
+def _csv_content(folder: Path, table: str, values: dict[str, Any]) -> bytes | None:
+    """The bytes of an artifact row's file under `artifacts/` (None for other rows or a v1 export)."""
+    if table != "artifact":
+        return None
+    blob = folder / "artifacts" / Path(str(values.get("sha256"))).name
+    return blob.read_bytes() if blob.is_file() else None
 
 
 def _from_cell(columns: dict[str, Any], name: str, cell: str) -> Any:
@@ -183,9 +247,12 @@ def _from_cell(columns: dict[str, Any], name: str, cell: str) -> Any:
     return cell
 
 
-def import_study(*, session: Session, rows: Iterable[ImportRow], name: str | None = None) -> Study:
-    """Insert an exported study under new ids (and `name`, if given); return the new study."""
-    importer = _Importer(session=session, name=name)
+def import_study(
+    *, session: Session, artifacts: ArtifactStore, rows: Iterable[ImportRow], name: str | None = None
+) -> Study:
+    """Insert an exported study under new ids (and `name`, if given), its artifacts' bytes stored
+    content-addressed in `artifacts`; return the new study."""
+    importer = _Importer(session=session, artifacts=artifacts, name=name)
     for row in rows:
         try:
             importer.add(row)
@@ -203,8 +270,9 @@ def import_study(*, session: Session, rows: Iterable[ImportRow], name: str | Non
 class _Importer:
     """Remaps exported ids to the new store's ids, row by row, batching the bulk tables."""
 
-    def __init__(self, *, session: Session, name: str | None) -> None:
+    def __init__(self, *, session: Session, artifacts: ArtifactStore, name: str | None) -> None:
         self.session = session
+        self.artifacts = artifacts
         self.name = name
         self.study: Study | None = None
         self.ids: dict[str, dict[int, int]] = {"hypothesis": {}, "experiment": {}, "llm_call": {}}
@@ -215,8 +283,7 @@ class _Importer:
         if row.table not in TABLES:
             raise DataError(row.source, f"unknown table {row.table!r}", row=row.line)
         if row.table == "artifact":
-            artifact = Artifact.model_validate(row.values)
-            register_artifact(session=self.session, **artifact.model_dump(exclude={"created_at"}))
+            self._add_artifact(row)
             return
         if row.table == "study":
             self._add_study(row)
@@ -224,6 +291,17 @@ class _Importer:
         if self.study is None:
             raise DataError(row.source, "rows before the study row", row=row.line)
         self._add_child(row)
+
+    def _add_artifact(self, row: ImportRow) -> None:
+        """Store an artifact's bytes (after checking them against its hash) and record its row."""
+        artifact = Artifact.model_validate(row.values)
+        if row.content is not None:
+            if hashlib.sha256(row.content).hexdigest() != artifact.sha256:
+                problem = f"artifact {artifact.sha256[:12]}… does not match its hash (altered export?)"
+                raise DataError(row.source, problem, row=row.line)
+            self.artifacts.write(row.content)
+            artifact.size = len(row.content)
+        register_artifact(session=self.session, **artifact.model_dump(exclude={"created_at"}))
 
     def _add_study(self, row: ImportRow) -> None:
         if self.study is not None:
@@ -250,6 +328,9 @@ class _Importer:
         ):
             if values.get(key) is not None:
                 values[key] = self.ids[table][int(values[key])]
+        for key in ("config", "data"):  # JSON that links experiments by id (finalist checks, events)
+            if isinstance(values.get(key), dict):
+                values[key] = _remap_experiment_ids(values[key], self.ids["experiment"])
         instance = TABLES[row.table].model_validate(values)
         if row.table in self.pending:
             self._buffer(row.table, instance.model_dump(exclude={"id"}))
@@ -270,3 +351,21 @@ class _Importer:
             if rows:
                 self.session.exec(insert(TABLES[table]), params=rows)
                 rows.clear()
+
+
+def _remap_experiment_ids(value: Any, experiments: dict[int, int]) -> Any:
+    """`value` with every `…experiment_id` integer (at any depth) renumbered; unknown ids become None.
+
+    The finalist checks link runs this way (`search_experiment_id`, `integrity.ablation_experiment_id`);
+    an id left as exported would point at another study's experiment in the new store.
+    """
+    if isinstance(value, dict):
+        return {
+            key: experiments.get(item)
+            if key.endswith("experiment_id") and isinstance(item, int) and not isinstance(item, bool)
+            else _remap_experiment_ids(item, experiments)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_remap_experiment_ids(item, experiments) for item in value]
+    return value

@@ -59,12 +59,12 @@ def test_findings_travel_with_an_exported_study(store: Store, tmp_path: Path) ->
     study_id, hypothesis_id, sha = _seed(store)
     out = io.StringIO()
     with store.session() as s:
-        counts = export_jsonl(session=s, study_id=study_id, out=out)
+        counts = export_jsonl(session=s, artifacts=store.artifacts, study_id=study_id, out=out)
     assert counts["audit_finding"] == 2
     path = tmp_path / "export.jsonl"
     path.write_text(out.getvalue())
     with store.session() as s:
-        copy = import_study(session=s, rows=read_export(path), name="copy")
+        copy = import_study(session=s, artifacts=store.artifacts, rows=read_export(path), name="copy")
         assert copy.id is not None
         found = list_audit_findings(session=s, study_id=copy.id)
     assert [f.stage for f in found] == ["static", "smoke"] and found[0].code_sha256 == sha

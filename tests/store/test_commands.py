@@ -79,7 +79,7 @@ def test_export_then_import_elsewhere(env: dict[str, str], tmp_path: Path, fmt: 
 
 def test_export_jsonl_to_stdout(env: dict[str, str]) -> None:
     exported = run_aar("export", "sciq-probe", env=env)
-    tables = [json.loads(line)["table"] for line in exported.stdout.splitlines()]
+    tables = [json.loads(line).get("table") for line in exported.stdout.splitlines()]
     assert tables.count("experiment") == 2 and tables.count("curve_point") == 6
 
 

@@ -74,13 +74,13 @@ def test_a_study_moves_between_stores(source: Store, store: Store, tmp_path: Pat
     with source.session() as session:
         if fmt == "jsonl":
             with path.open("w") as handle:
-                counts = export_jsonl(session=session, study_id=1, out=handle)
+                counts = export_jsonl(session=session, artifacts=source.artifacts, study_id=1, out=handle)
         else:
-            counts = export_csv(session=session, study_id=1, folder=path)
+            counts = export_csv(session=session, artifacts=source.artifacts, study_id=1, folder=path)
     assert counts["experiment"] == 3 and counts["artifact"] == 2 and counts["curve_point"] == 6
     with store.session() as session:
         make_study(session, "already-here")  # so the imported ids differ from the exported ones
-        imported = import_study(session=session, rows=read_export(path))
+        imported = import_study(session=session, artifacts=store.artifacts, rows=read_export(path))
     assert imported.name == "moved" and imported.id != 1
     assert _fingerprint(store, "moved") == _fingerprint(source, "moved")
     with store.session() as session:
@@ -95,31 +95,38 @@ def imported_experiments(session: Session, study_id: int | None) -> list[Experim
 def test_a_name_clash_needs_a_new_name(source: Store, store: Store) -> None:
     buffer = io.StringIO()
     with source.session() as session:
-        export_jsonl(session=session, study_id=1, out=buffer)
+        export_jsonl(session=session, artifacts=source.artifacts, study_id=1, out=buffer)
     lines = buffer.getvalue().splitlines()
     with store.session() as session:
-        import_study(session=session, rows=read_export_lines(lines))
+        import_study(session=session, artifacts=store.artifacts, rows=read_export_lines(lines))
     with pytest.raises(UserError, match="--name"), store.session() as session:
-        import_study(session=session, rows=read_export_lines(lines))
+        import_study(session=session, artifacts=store.artifacts, rows=read_export_lines(lines))
     with store.session() as session:
-        assert import_study(session=session, rows=read_export_lines(lines), name="moved-2").name == "moved-2"
+        assert (
+            import_study(
+                session=session, artifacts=store.artifacts, rows=read_export_lines(lines), name="moved-2"
+            ).name
+            == "moved-2"
+        )
 
 
 def read_export_lines(lines: list[str]) -> Iterator[ImportRow]:
     for number, line in enumerate(lines, start=1):
         record = json.loads(line)
+        if "table" not in record:  # the format header
+            continue
         yield ImportRow(record["table"], record["row"], Path("mem.jsonl"), number)
 
 
 def test_a_bad_export_imports_nothing(source: Store, store: Store, tmp_path: Path) -> None:
     buffer = io.StringIO()
     with source.session() as session:
-        export_jsonl(session=session, study_id=1, out=buffer)
+        export_jsonl(session=session, artifacts=source.artifacts, study_id=1, out=buffer)
     lines = buffer.getvalue().splitlines()
     lines[-2] = '{"table": "score", "row": {"experiment_id": 1, "split": "test"'  # truncated
     path = tmp_path / "broken.jsonl"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=rf"broken.jsonl, row {len(lines) - 1}"), store.session() as session:
-        import_study(session=session, rows=read_export(path))
+        import_study(session=session, artifacts=store.artifacts, rows=read_export(path))
     with store.session() as session:
         assert session.exec(select(func.count()).select_from(Study)).one() == 0
