@@ -22,8 +22,16 @@ from aar.config import Settings
 from aar.errors import DataError, UserError
 from aar.report.gather import gather
 from aar.report.render import render
-from aar.store import Store, StudyCreate, create_study, open_store, set_study_status
-from aar.store.models import AgentEvent, Experiment, Study, StudyStatus
+from aar.store import (
+    HypothesisCreate,
+    LLMCallCreate,
+    Store,
+    create_hypothesis,
+    open_store,
+    record_llm_call,
+    set_study_status,
+)
+from aar.store.models import AgentEvent, Experiment, Hypothesis, Study, StudyStatus
 from aar.store.transfer import (
     FORMAT_VERSION,
     _remap_experiment_ids,
@@ -36,6 +44,7 @@ from tests.report.audit_seed import reject
 from tests.report.seed import seed_study
 
 from .conftest import run_aar
+from .factories import make_experiment, make_study
 
 NAME = "demo"
 AUDITED_CODE = hashlib.sha256(b"import torch\n").hexdigest()  # what tests/report/audit_seed.py rejects
@@ -61,10 +70,21 @@ def laptop(tmp_path: Path) -> Iterator[Store]:
 
 
 def _fresh(results: Path, url: str = "") -> Store:
-    """A store that already holds one study, so imported ids cannot equal exported ones."""
+    """A store that already holds a study with a hypothesis and experiments, so no imported id (study,
+    hypothesis, experiment, LLM call) can equal its exported one."""
     store = _open(results, url)
     with store.session() as session:
-        create_study(session=session, study_in=StudyCreate(name="already-here", goal="g", task="t", pair="p"))
+        other = make_study(session, "already-here")
+        create_hypothesis(
+            session=session, study_id=int(other.id or 0), hypothesis_in=HypothesisCreate(text="x")
+        )
+        for _ in range(3):
+            make_experiment(session, other)
+        record_llm_call(
+            session=session,
+            study_id=int(other.id or 0),
+            call_in=LLMCallCreate(node="plan", provider="fake", model="m"),
+        )
     return store
 
 
@@ -73,10 +93,18 @@ def _report(store: Store, fmt: str) -> str:
     return text
 
 
-def _normalize(text: str) -> str:
-    """Replace what legitimately differs between two renders: matplotlib's random SVG element ids and the
-    report's generation time. Database ids do not appear in the report (it numbers experiments per study),
-    so they need no normalizing; everything else (numbers, hashes, values, timestamps) must match."""
+def _normalize(text: str, store: Store, label: str = "H") -> str:
+    """Replace what legitimately differs between the two stores' renders: hypotheses' database ids (the
+    report labels hypotheses `H<id>`, `aar log` `h<id>`: `label`; shown here as their rank in the study),
+    matplotlib's random SVG element ids and the report's generation time. Experiments are numbered per
+    study, so their numbers must match; so must every value, hash and timestamp."""
+    with store.session() as session:
+        study = session.exec(select(Study).where(Study.name == NAME)).one()
+        ids = session.exec(
+            select(Hypothesis.id).where(Hypothesis.study_id == study.id).order_by(col(Hypothesis.id))
+        ).all()
+    rank = {int(h or 0): n for n, h in enumerate(ids, start=1)}
+    text = re.sub(rf"\b{label}(\d+)\b", lambda m: f"{label}#{rank.get(int(m[1]), '?')}", text)
     text = re.sub(r"\b[mp][0-9a-f]{10}\b", "SVGID", text)
     return re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?(\.\d+)?\s*(UTC|Z)?", "TIME", text)
 
@@ -95,7 +123,7 @@ def _runs(store: Store) -> list[tuple[int, dict[str, object], str | None, str | 
 def _assert_same_study(laptop: Store, team: Store) -> None:
     """Same Markdown and HTML reports (ids normalized), same stored report, same code and logs."""
     for fmt in ("md", "html"):
-        assert _normalize(_report(team, fmt)) == _normalize(_report(laptop, fmt)), fmt
+        assert _normalize(_report(team, fmt), team) == _normalize(_report(laptop, fmt), laptop), fmt
     runs = _runs(laptop)
     assert _runs(team) == runs and any("ablation_experiment_id" in str(config) for _, config, _, _ in runs)
     with laptop.session() as s, team.session() as t:
@@ -159,7 +187,11 @@ def test_cli_round_trip_keeps_the_agent_log(laptop: Store, tmp_path: Path) -> No
     before, after = run_aar("log", NAME, env=source), run_aar("log", NAME, env=target)
     assert after.returncode == 0, after.stderr
     assert "aux_conf beats naive" in after.stdout
-    assert re.sub(r"\bh\d+\b", "hID", after.stdout) == re.sub(r"\bh\d+\b", "hID", before.stdout)
+    team = _open(tmp_path / "team")
+    try:
+        assert _normalize(after.stdout, team, "h") == _normalize(before.stdout, laptop, "h")
+    finally:
+        team.close()
 
 
 def _one_line_error(proc: object, pattern: str) -> None:
