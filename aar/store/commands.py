@@ -33,7 +33,7 @@ from aar.store.queries import (
     list_studies,
     study_summary,
 )
-from aar.store.transfer import export_csv, export_jsonl, import_study, read_export
+from aar.store.transfer import MISSING, export_csv, export_jsonl, import_study, read_export
 
 console = Console()
 
@@ -183,8 +183,14 @@ def export(
                     )
     finally:
         store.close()
+    if counts.get(MISSING):
+        Console(stderr=True).print(
+            f"warning: {counts[MISSING]} artifact(s) of {study} are missing from the store; "
+            "exported by hash only",
+            highlight=False,
+        )
     if out is not None:
-        rows = sum(counts.values())
+        rows = sum(n for table, n in counts.items() if table != MISSING)
         Console(stderr=True).print(f"exported {rows} rows of {study} to {out}", highlight=False)
 
 

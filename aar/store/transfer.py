@@ -114,12 +114,18 @@ def _study_hashes(*, session: Session, study: Study) -> set[str]:
     return {h for h in hashes if h}
 
 
-def _content(artifacts: ArtifactStore, sha256: str) -> bytes:
-    """An artifact's bytes, checked against its hash (a corrupt source store is not exported)."""
+# The count key for artifacts whose file is missing from the source store (exported by hash only).
+MISSING = "artifact_missing"
+
+
+def _content(artifacts: ArtifactStore, sha256: str, counts: dict[str, int]) -> bytes | None:
+    """An artifact's bytes, checked against its hash (a corrupt source store is not exported); None,
+    counted under `MISSING`, when its file is absent (e.g. a study imported from a version-1 export)."""
     try:
         data = artifacts.read(sha256)
     except ArtifactMissingError:
-        raise UserError(f"cannot export: artifact {sha256} is missing from {artifacts.root}") from None
+        counts[MISSING] = counts.get(MISSING, 0) + 1
+        return None
     if hashlib.sha256(data).hexdigest() != sha256:
         raise UserError(f"cannot export: artifact {sha256} in {artifacts.root} does not match its hash")
     return data
@@ -132,7 +138,9 @@ def export_jsonl(*, session: Session, artifacts: ArtifactStore, study_id: int, o
     for table, row in iter_study_rows(session=session, study_id=study_id):
         record: dict[str, Any] = {"table": table, "row": row.model_dump(mode="json")}
         if isinstance(row, Artifact):
-            record["content"] = base64.b64encode(_content(artifacts, row.sha256)).decode("ascii")
+            data = _content(artifacts, row.sha256, counts)
+            if data is not None:
+                record["content"] = base64.b64encode(data).decode("ascii")
         out.write(json.dumps(record) + "\n")
         counts[table] = counts.get(table, 0) + 1
     return counts
@@ -151,7 +159,9 @@ def export_csv(*, session: Session, artifacts: ArtifactStore, study_id: int, fol
         for table, row in iter_study_rows(session=session, study_id=study_id):
             values = row.model_dump(mode="json")
             if isinstance(row, Artifact):
-                (folder / "artifacts" / row.sha256).write_bytes(_content(artifacts, row.sha256))
+                data = _content(artifacts, row.sha256, counts)
+                if data is not None:
+                    (folder / "artifacts" / row.sha256).write_bytes(data)
             writers[table].writerow([_csv_cell(values[name]) for name in _columns(table)])
             counts[table] = counts.get(table, 0) + 1
     finally:

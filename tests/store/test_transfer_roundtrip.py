@@ -31,9 +31,11 @@ from aar.store import (
     record_llm_call,
     set_study_status,
 )
+from aar.store.artifacts import ArtifactMissingError
 from aar.store.models import AgentEvent, Experiment, Hypothesis, Study, StudyStatus
 from aar.store.transfer import (
     FORMAT_VERSION,
+    MISSING,
     _remap_experiment_ids,
     export_csv,
     export_jsonl,
@@ -245,3 +247,21 @@ def test_a_newer_format_is_refused(laptop: Store, tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(UserError, match="upgrade aar"):
         list(read_export(path))
+
+
+def test_a_missing_artifact_file_travels_by_hash(laptop: Store, tmp_path: Path) -> None:
+    log = hashlib.sha256(b'{"event": "nan loss at step 2"}\n').hexdigest()
+    laptop.artifacts.path(log).unlink()
+    path = tmp_path / "demo.jsonl"
+    with laptop.session() as session, path.open("w") as handle:
+        counts = export_jsonl(session=session, artifacts=laptop.artifacts, study_id=1, out=handle)
+    assert counts[MISSING] == 1
+    team = _fresh(tmp_path / "team")
+    try:
+        with team.session() as session:
+            import_study(session=session, artifacts=team.artifacts, rows=read_export(path))
+        with pytest.raises(ArtifactMissingError):
+            team.get_artifact(log)
+        assert team.get_artifact(AUDITED_CODE) == b"import torch\n"
+    finally:
+        team.close()
