@@ -28,6 +28,10 @@ from aar.executors.ray_cluster import RaySettings, connect
 # Lost nodes detected in seconds (Ray's default is about 30 s); no usage reporting.
 RAY_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
+    # A throwaway cluster on 127.0.0.1 runs without token auth. Left unset, Ray turns token auth on as
+    # soon as ~/.ray/auth_token exists (any earlier `ray.init()` on this host writes one), and a worker
+    # started with `ray start --address` then fails to join: "InvalidAuthToken: ... missing".
+    "RAY_AUTH_MODE": "disabled",
     "RAY_health_check_initial_delay_ms": "1000",
     "RAY_health_check_period_ms": "1000",
     "RAY_health_check_failure_threshold": "3",
@@ -106,6 +110,8 @@ def local_cluster(head_cpus: int = 1, worker_cpus: tuple[int, ...] = (1,)) -> It
     Raises:
         InfraError: a node did not come up within START_TIMEOUT_S.
     """
+    saved_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = RAY_ENV["RAY_AUTH_MODE"]  # this process connects as its nodes do
     temp = Path(tempfile.mkdtemp(prefix="aar-ray-", dir="/tmp"))  # short: Ray's socket paths must fit
     temp.chmod(0o755)  # job folders below it must be reachable by a sandbox's user
     address = f"127.0.0.1:{free_port()}"
@@ -131,6 +137,10 @@ def local_cluster(head_cpus: int = 1, worker_cpus: tuple[int, ...] = (1,)) -> It
             _stop(proc)
         _unmount_below(temp)
         shutil.rmtree(temp, ignore_errors=True)
+        if saved_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved_mode
 
 
 def _unmount_below(root: Path) -> None:
