@@ -11,6 +11,24 @@ from typing import Any
 from aar.config import Settings
 from aar.store import Store
 
+# The types a study's checkpoint holds (StudyState and what it nests). Only these are revived from
+# msgpack: nothing else in a checkpoint file can name a class to build, and LangGraph stops warning that
+# unregistered types will be blocked (it printed four warnings on every `aar resume`).
+CHECKPOINT_TYPES = [
+    ("aar.config", "StudyConfig"),
+    ("aar.graph.state", "StudyState"),
+    ("aar.graph.state", "Candidate"),
+    ("aar.researchers.types", "Proposal"),
+    ("aar.researchers.types", "Outcome"),
+]
+
+
+def serializer() -> Any:
+    """LangGraph's serializer, reviving only CHECKPOINT_TYPES."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    return JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
+
 
 def thread_id(study_id: int) -> str:
     """The checkpoint thread of a study."""
@@ -26,6 +44,7 @@ def checkpointer(settings: Settings, store: Store) -> Iterator[Any]:
 
         conn_url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         with PostgresSaver.from_conn_string(conn_url) as saver:
+            saver.serde = serializer()
             saver.setup()
             yield saver
         return
@@ -35,7 +54,7 @@ def checkpointer(settings: Settings, store: Store) -> Iterator[Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False)
     try:
-        yield SqliteSaver(conn)
+        yield SqliteSaver(conn, serde=serializer())
     finally:
         conn.close()
 
