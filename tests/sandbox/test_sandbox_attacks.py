@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from aar.sandbox.base import JOB_ENV, LOG_TAIL_BYTES, Job, Sandbox, Status
+from aar.sandbox.gpus import cuda_env
 
 
 def report(job: Job) -> dict[str, Any]:
@@ -323,6 +324,7 @@ def test_no_secrets_and_no_docker_socket(
     got = report(job)
     assert "sk-test-secret" not in json.dumps(got)
     allowed = set(JOB_ENV) | {"PATH", "HOSTNAME", "PYTHONNOUSERSITE", "PYTHONPATH", "USER", "PWD", "LC_CTYPE"}
+    allowed |= set(cuda_env([]))  # what aar itself tells a job about its GPUs (none here)
     assert set(got["env"]) <= allowed, set(got["env"]) - allowed
     assert got["sockets"] == []
 
