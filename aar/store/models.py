@@ -147,6 +147,8 @@ class Study(StudyBase, table=True):
     heartbeat_at: datetime | None = _time(nullable=True)
     # Set by `aar stop`; the study loop stops after the running job when it sees it.
     stop_requested_at: datetime | None = _time(nullable=True)
+    # `host:pid` of the process running it: a dead pid on this host means resumable at once.
+    worker: str | None = Field(default=None, max_length=200)
 
 
 class StudyPublic(StudyBase):

@@ -72,14 +72,16 @@ def begin_study_run(*, session: Session, study_id: int) -> Study:
         StudyStateError: The study is finished, or running with a live heartbeat (another process).
     """
     stale = utcnow() - timedelta(seconds=STALE_AFTER_S)
-    dead_host = (col(Study.status) == StudyStatus.RUNNING) & or_(
-        col(Study.heartbeat_at).is_(None), col(Study.heartbeat_at) < stale
-    )
+    silent = or_(col(Study.heartbeat_at).is_(None), col(Study.heartbeat_at) < stale)
+    owner = get_study(session=session, study_id=study_id).worker
+    if owner is not None and worker_is_dead(owner):  # killed on this host: no need to wait for staleness
+        silent = or_(silent, col(Study.worker) == owner)
+    dead_host = (col(Study.status) == StudyStatus.RUNNING) & silent
     moved = session.exec(
         update(Study)
         .where(col(Study.id) == study_id, or_(col(Study.status).in_(RESUMABLE), dead_host))
         .values(status=StudyStatus.RUNNING, stop_reason=None, stop_requested_at=None, finished_at=None,
-                heartbeat_at=utcnow(), updated_at=utcnow())
+                heartbeat_at=utcnow(), updated_at=utcnow(), worker=this_worker())
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     study = get_study(session=session, study_id=study_id)
@@ -152,6 +154,20 @@ class InvalidTransitionError(AarError):
         self.experiment_id = experiment_id
         self.current = current
         self.target = target
+
+
+def worker_is_dead(worker: str) -> bool:
+    """True when `host:pid` names this host and no such process exists (False for other hosts: unknown)."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
 
 
 def this_worker() -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +42,7 @@ from aar.store.states import (
     begin_study_run,
     end_study_run,
     request_stop,
+    this_worker,
 )
 from tests.store.factories import make_experiment, make_study, run_to_ok
 
@@ -126,6 +130,26 @@ def test_a_dead_hosts_running_row_may_be_begun_again(session: Session) -> None:
     begin_study_run(session=session, study_id=study_id)
     session.refresh(study)
     assert study.heartbeat_at is not None and utcnow() - study.heartbeat_at < timedelta(seconds=5)
+
+
+def test_a_study_whose_process_died_here_resumes_at_once(session: Session) -> None:
+    """kill -9: the heartbeat is still fresh, but the recorded host:pid is gone, so resume need not wait."""
+    study_id = _running(session)
+    study = session.get(Study, study_id)
+    assert study is not None and study.worker == this_worker()
+    with pytest.raises(StudyStateError, match="running in another process"):  # this very process: alive
+        begin_study_run(session=session, study_id=study_id)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    study.worker = f"{socket.gethostname()}:{gone.pid}"
+    session.add(study)
+    session.flush()
+    assert begin_study_run(session=session, study_id=study_id).worker == this_worker()
+    study.worker = f"another-host:{gone.pid}"  # a pid on another host cannot be checked: wait for staleness
+    session.add(study)
+    session.flush()
+    with pytest.raises(StudyStateError, match="running in another process"):
+        begin_study_run(session=session, study_id=study_id)
 
 
 def _count(session: Session, model: type, **where: int) -> int:
