@@ -215,6 +215,8 @@ class EventRow(BaseModel):
     experiment_id: int | None
     cost_usd: float
     data: dict[str, Any] = Field(default_factory=dict)
+    # The experiment's number within its study (what the step's message says), not its global id.
+    experiment_number: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -226,13 +228,17 @@ def agent_events(*, session: Session, study_id: int, page: int, per_page: int) -
     """The study's agent steps in order, one page of them, and how many there are."""
     total = session.exec(select(func.count()).where(AgentEvent.study_id == study_id)).one()
     query = (
-        select(AgentEvent)
+        select(AgentEvent, Experiment.number)
+        .join(Experiment, col(Experiment.id) == col(AgentEvent.experiment_id), isouter=True)
         .where(AgentEvent.study_id == study_id)
         .order_by(col(AgentEvent.id))
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    rows = [EventRow.model_validate(event, from_attributes=True) for event in session.exec(query).all()]
+    rows = [
+        EventRow.model_validate(event, from_attributes=True).model_copy(update={"experiment_number": number})
+        for event, number in session.exec(query).all()
+    ]
     return int(total), rows
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from aar.store import Store
+from aar.store import (
+    AgentEventBase,
+    ExperimentCreate,
+    Store,
+    StudyCreate,
+    create_experiment,
+    create_study,
+    record_event,
+)
 from tests.report.seed import TUNED_MARK, Seeded, finish_ok, queue
 
 
@@ -85,3 +93,21 @@ def test_progress_version_changes(client: TestClient, store: Store, seeded: Seed
     assert after["version"] != before["version"]
     assert after["fields"]["count.ok"] == str(int(before["fields"]["count.ok"]) + 1)
     assert after["fields"]["best"].startswith("0.900")
+
+
+def test_agent_log_links_experiments_by_their_study_number(
+    client: TestClient, store: Store, seeded: Seeded
+) -> None:
+    """One numbering: a step about "experiment 2" shows 2 (its number in the study), linking to its page by id
+    (the log used to show the global id: "experiment 2" linked as 3)."""
+    with store.session() as session:
+        other = create_study(session=session, study_in=StudyCreate(name="second", goal="g"))
+        sid = int(other.id or 0)
+        exps = [create_experiment(session=session, study_id=sid, experiment_in=ExperimentCreate(template="probe"))
+                for _ in range(2)]  # fmt: skip
+        second = exps[1]
+        record_event(session=session, study_id=sid, event_in=AgentEventBase(
+            node="evaluate", message="experiment 2: ok", experiment_id=second.id))  # fmt: skip
+    assert second.number == 2 and second.id != 2
+    text = client.get(f"/studies/{sid}/log").text
+    assert f'<a href="/experiments/{second.id}">2</a>' in text
