@@ -95,7 +95,8 @@ class ExperimentStatus(StrEnum):
 
 
 class Artifact(SQLModel, table=True):
-    """A content-addressed blob on disk (`artifacts/ab/cdef…`); the row records what it is."""
+    """A content-addressed blob (in `artifact_blob`, or on disk as `artifacts/ab/cdef…`); the row records
+    what it is."""
 
     sha256: str = Field(primary_key=True, max_length=64)
     # code | log | predictions | report | prompt | response | …
@@ -465,4 +466,25 @@ STORE_TABLES = (
     "budget_charge",
     "baseline",
     "audit_finding",
+    "artifact_blob",
 )
+
+
+# ---------------------------------------------------------------- ArtifactBlob
+
+
+class ArtifactBlob(SQLModel, table=True):
+    """One chunk of an artifact's bytes kept in the database (`AAR_ARTIFACTS=db`, aar.store.artifacts).
+
+    A blob is its chunks `seq` 0, 1, … of at most 1 MiB each (before compression), all written in one
+    transaction, so a blob whose chunk 0 is visible is whole. No foreign key: the bytes are written
+    before their `Artifact` row, never after.
+    """
+
+    __tablename__ = "artifact_blob"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    # zlib | raw (stored as is when zlib does not make the chunk smaller)
+    encoding: str = Field(max_length=8)
+    data: bytes
