@@ -5,7 +5,7 @@ Functions add to the caller's session and flush; the caller's transaction (`Stor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, SQLModel, col, select
@@ -30,22 +30,56 @@ class NotFoundError(UserError):
     """A study, hypothesis or experiment that the store does not hold."""
 
 
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def save(session: Session, row: Row) -> Row:
+    """Add `row` to the session and flush it (so it has its id); the caller's transaction commits."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _get(session: Session, model: type[Row], row_id: int, what: str) -> Row:
+    """The `model` row with this id; NotFoundError (`no <what> with id …`) when there is none."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFoundError(f"no {what} with id {row_id}")
+    return row
+
+
+class _OfStudy(Protocol):
+    """A table whose rows belong to a study and may name a hypothesis."""
+
+    id: int | None
+    study_id: int
+    hypothesis_id: int | None
+
+
+StudyRow = TypeVar("StudyRow", bound=_OfStudy)
+
+
+def _of_study(
+    session: Session, model: type[StudyRow], study_id: int, hypothesis_id: int | None
+) -> list[StudyRow]:
+    """The study's `model` rows (of one hypothesis, if given), in id order."""
+    query = select(model).where(model.study_id == study_id)
+    if hypothesis_id is not None:
+        query = query.where(model.hypothesis_id == hypothesis_id)
+    return list(session.exec(query.order_by(col(model.id))).all())
+
+
 def create_study(*, session: Session, study_in: StudyCreate) -> Study:
     """Create a study; its name must be new to the store."""
     if session.exec(select(Study.id).where(Study.name == study_in.name)).first() is not None:
         raise UserError(f"a study named {study_in.name!r} already exists")
     study = Study.model_validate(study_in)
-    session.add(study)
-    session.flush()
-    return study
+    return save(session, study)
 
 
 def get_study(*, session: Session, study_id: int) -> Study:
     """The study with this id."""
-    study = session.get(Study, study_id)
-    if study is None:
-        raise NotFoundError(f"no study with id {study_id}")
-    return study
+    return _get(session, Study, study_id, "study")
 
 
 def find_study(*, session: Session, ref: str) -> Study:
@@ -78,9 +112,7 @@ def set_study_status(
         study.stop_reason = stop_reason
     if report_sha256 is not None:
         study.report_sha256 = report_sha256
-    session.add(study)
-    session.flush()
-    return study
+    return save(session, study)
 
 
 def create_hypothesis(*, session: Session, study_id: int, hypothesis_in: HypothesisCreate) -> Hypothesis:
@@ -91,17 +123,12 @@ def create_hypothesis(*, session: Session, study_id: int, hypothesis_in: Hypothe
         if parent.study_id != study_id:
             raise UserError(f"hypothesis {parent.id} belongs to another study")
     hypothesis = Hypothesis.model_validate(hypothesis_in, update={"study_id": study_id})
-    session.add(hypothesis)
-    session.flush()
-    return hypothesis
+    return save(session, hypothesis)
 
 
 def get_hypothesis(*, session: Session, hypothesis_id: int) -> Hypothesis:
     """The hypothesis with this id."""
-    hypothesis = session.get(Hypothesis, hypothesis_id)
-    if hypothesis is None:
-        raise NotFoundError(f"no hypothesis with id {hypothesis_id}")
-    return hypothesis
+    return _get(session, Hypothesis, hypothesis_id, "hypothesis")
 
 
 def update_hypothesis(
@@ -113,9 +140,7 @@ def update_hypothesis(
     if finding is not None:
         hypothesis.finding = finding
     hypothesis.updated_at = utcnow()
-    session.add(hypothesis)
-    session.flush()
-    return hypothesis
+    return save(session, hypothesis)
 
 
 def next_experiment_number(*, session: Session, study_id: int) -> int:
@@ -140,17 +165,12 @@ def create_experiment(*, session: Session, study_id: int, experiment_in: Experim
     number = next_experiment_number(session=session, study_id=study_id)
     extra: dict[str, Any] = {"study_id": study_id, "number": number}
     experiment = Experiment.model_validate(experiment_in, update=extra)
-    session.add(experiment)
-    session.flush()
-    return experiment
+    return save(session, experiment)
 
 
 def get_experiment(*, session: Session, experiment_id: int) -> Experiment:
     """The experiment with this id."""
-    experiment = session.get(Experiment, experiment_id)
-    if experiment is None:
-        raise NotFoundError(f"no experiment with id {experiment_id}")
-    return experiment
+    return _get(session, Experiment, experiment_id, "experiment")
 
 
 def find_experiment(*, session: Session, experiment_id: int) -> Experiment | None:
@@ -162,10 +182,7 @@ def list_experiments(
     *, session: Session, study_id: int, hypothesis_id: int | None = None
 ) -> list[Experiment]:
     """The study's experiments (of one hypothesis, if given), in id order."""
-    query = select(Experiment).where(Experiment.study_id == study_id)
-    if hypothesis_id is not None:
-        query = query.where(Experiment.hypothesis_id == hypothesis_id)
-    return list(session.exec(query.order_by(col(Experiment.id))).all())
+    return _of_study(session, Experiment, study_id, hypothesis_id)
 
 
 def merge_experiment_config(
@@ -175,27 +192,21 @@ def merge_experiment_config(
     experiment = session.get(Experiment, experiment_id)
     if experiment is not None:
         experiment.config = {**experiment.config, **extra}
-        session.add(experiment)
-        session.flush()
+        save(session, experiment)
     return experiment
 
 
 def record_audit_finding(*, session: Session, study_id: int, finding_in: AuditFindingCreate) -> AuditFinding:
     """Record one audit rejection of a method's code."""
     finding = AuditFinding.model_validate(finding_in, update={"study_id": study_id})
-    session.add(finding)
-    session.flush()
-    return finding
+    return save(session, finding)
 
 
 def list_audit_findings(
     *, session: Session, study_id: int, hypothesis_id: int | None = None
 ) -> list[AuditFinding]:
     """The study's audit rejections (of one hypothesis, if given), oldest first."""
-    query = select(AuditFinding).where(AuditFinding.study_id == study_id)
-    if hypothesis_id is not None:
-        query = query.where(AuditFinding.hypothesis_id == hypothesis_id)
-    return list(session.exec(query.order_by(col(AuditFinding.id))).all())
+    return _of_study(session, AuditFinding, study_id, hypothesis_id)
 
 
 def delete_study(*, session: Session, study_id: int) -> dict[str, int]:

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from aar.store.crud import save
 from aar.store.models import (
     AgentEvent,
     AgentEventBase,
@@ -63,9 +64,7 @@ def add_scores(*, session: Session, experiment_id: int, scores: Iterable[ScoreBa
 def record_llm_call(*, session: Session, study_id: int, call_in: LLMCallCreate) -> LLMCall:
     """Record one LLM call (its cost is charged separately, with `charge_budget`)."""
     call = LLMCall.model_validate(call_in, update={"study_id": study_id})
-    session.add(call)
-    session.flush()
-    return call
+    return save(session, call)
 
 
 def last_valid_llm_call(*, session: Session, study_id: int) -> LLMCall | None:
@@ -82,9 +81,7 @@ def last_valid_llm_call(*, session: Session, study_id: int) -> LLMCall | None:
 def record_event(*, session: Session, study_id: int, event_in: AgentEventBase) -> AgentEvent:
     """Append one agent step to the study's log."""
     event = AgentEvent.model_validate(event_in, update={"study_id": study_id})
-    session.add(event)
-    session.flush()
-    return event
+    return save(session, event)
 
 
 def list_events(*, session: Session, study_id: int, after_id: int = 0, limit: int = 1000) -> list[AgentEvent]:
