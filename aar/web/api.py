@@ -20,8 +20,8 @@ from aar.web.views import (
     StudyView,
     TableParams,
     agent_log,
-    experiment_view,
     experiments_table,
+    request_experiment_view,
     study_rows,
     study_split,
     study_summary,
@@ -86,12 +86,7 @@ def api_log(study_id: Id, session: SessionDep, page: Page = 1, per_page: PerPage
 @router.get("/experiments/{experiment_id:int}")
 def api_experiment(experiment_id: Id, session: SessionDep, request: Request) -> ExperimentView:
     """An experiment: detail, code, diffs, audit findings, flags and log."""
-    view, _ = experiment_view(
-        session=session,
-        artifacts=request.app.state.store.artifacts,
-        experiment_id=experiment_id,
-        templates_dir=request.app.state.templates_dir,
-    )
+    view, _ = request_experiment_view(request, session, experiment_id)
     return view
 
 

@@ -24,8 +24,8 @@ from aar.web.llm_view import call_view
 from aar.web.views import (
     TableParams,
     agent_log,
-    experiment_view,
     experiments_table,
+    request_experiment_view,
     study_rows,
     study_split,
     study_view,
@@ -131,12 +131,7 @@ def report_page(request: Request, study_id: Id) -> Response:
 @router.get("/experiments/{experiment_id:int}", response_class=HTMLResponse)
 def experiment_page(request: Request, experiment_id: Id, session: SessionDep) -> Response:
     """An experiment: config, seeds, curves, status, log, audit findings, code and its diffs."""
-    view, diffs = experiment_view(
-        session=session,
-        artifacts=request.app.state.store.artifacts,
-        experiment_id=experiment_id,
-        templates_dir=request.app.state.templates_dir,
-    )
+    view, diffs = request_experiment_view(request, session, experiment_id)
     return page(request, "experiment.html", v=view, diffs=diffs)
 
 

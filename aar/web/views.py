@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Request
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -225,6 +225,18 @@ def experiment_view(
         log_truncated=truncated,
     )  # fmt: skip
     return view, diffs
+
+
+def request_experiment_view(
+    request: Request, session: Session, experiment_id: int
+) -> tuple[ExperimentView, list[CodeDiff]]:
+    """`experiment_view` over the app's artifact store and experiment templates (for a page or the API)."""
+    return experiment_view(
+        session=session,
+        artifacts=request.app.state.store.artifacts,
+        experiment_id=experiment_id,
+        templates_dir=request.app.state.templates_dir,
+    )
 
 
 def _hypothesis_audits(session: Session, experiment: Experiment) -> list[str]:
