@@ -93,17 +93,24 @@ def load_boolq_offline() -> list[Example]:
 # ---- hub loaders (Hugging Face `datasets`); each converter turns rows into binary examples --------------
 
 
+def _answer_pair(group: str, question: str, *, right: str, wrong: str) -> list[Example]:
+    """A multiple-choice question as two grouped binary examples: with its right answer (label 1, id
+    `<group>-t`) and with a wrong one (label 0, `<group>-f`); the group keeps them in one split."""
+    return [
+        Example(f"{group}-t", f"{question}\nA: {right}", 1, group=group),
+        Example(f"{group}-f", f"{question}\nA: {wrong}", 0, group=group),
+    ]
+
+
 def convert_sciq(rows: Iterable[dict[str, Any]]) -> list[Example]:
     """SciQ as binary: each question once with its correct answer and once with a random distractor."""
     out = []
     for i, row in enumerate(rows):
-        rng = random.Random(i)
-        distractor = rng.choice([row["distractor1"], row["distractor2"], row["distractor3"]])
+        distractor = random.Random(i).choice([row["distractor1"], row["distractor2"], row["distractor3"]])
         q = f"Q: {row['question'].strip()}"
         if row.get("support"):
             q = f"{row['support'].strip()}\n{q}"
-        out.append(Example(f"sciq-{i}-t", f"{q}\nA: {row['correct_answer']}", 1, group=f"sciq-{i}"))
-        out.append(Example(f"sciq-{i}-f", f"{q}\nA: {distractor}", 0, group=f"sciq-{i}"))
+        out += _answer_pair(f"sciq-{i}", q, right=row["correct_answer"], wrong=distractor)
     return out
 
 
@@ -133,8 +140,7 @@ def convert_cosmos_qa(rows: Iterable[dict[str, Any]]) -> list[Example]:
         correct = int(row["label"])
         wrong = random.Random(i).choice([k for k in range(4) if k != correct])
         stem = f"{row['context'].strip()}\nQ: {row['question'].strip()}"
-        out.append(Example(f"cosmos-{i}-t", f"{stem}\nA: {answers[correct]}", 1, group=f"cosmos-{i}"))
-        out.append(Example(f"cosmos-{i}-f", f"{stem}\nA: {answers[wrong]}", 0, group=f"cosmos-{i}"))
+        out += _answer_pair(f"cosmos-{i}", stem, right=answers[correct], wrong=answers[wrong])
     return out
 
 
