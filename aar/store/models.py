@@ -354,14 +354,18 @@ class LLMCallCreate(LLMCallBase):
     """Input for `record_llm_call`."""
 
 
-class LLMCall(LLMCallBase, table=True):
-    """A recorded LLM call."""
-
-    __tablename__ = "llm_call"
+class StudyLogRow(SQLModel):
+    """The columns of a row in one of a study's append-only logs: its id, its study (indexed) and when."""
 
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     created_at: datetime = _time()
+
+
+class LLMCall(StudyLogRow, LLMCallBase, table=True):
+    """A recorded LLM call."""
+
+    __tablename__ = "llm_call"
 
 
 class AgentEventBase(SQLModel):
@@ -376,14 +380,10 @@ class AgentEventBase(SQLModel):
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
-class AgentEvent(AgentEventBase, table=True):
+class AgentEvent(StudyLogRow, AgentEventBase, table=True):
     """A recorded agent step."""
 
     __tablename__ = "agent_event"
-
-    id: int | None = Field(default=None, primary_key=True)
-    study_id: int = Field(foreign_key="study.id", index=True)
-    created_at: datetime = _time()
 
 
 class AuditStage(StrEnum):
@@ -411,14 +411,10 @@ class AuditFindingCreate(AuditFindingBase):
     """Input for `record_audit_finding`."""
 
 
-class AuditFinding(AuditFindingBase, table=True):
+class AuditFinding(StudyLogRow, AuditFindingBase, table=True):
     """A recorded audit rejection; the report and dashboard show them as flags."""
 
     __tablename__ = "audit_finding"
-
-    id: int | None = Field(default=None, primary_key=True)
-    study_id: int = Field(foreign_key="study.id", index=True)
-    created_at: datetime = _time()
 
 
 class BudgetCharge(SQLModel, table=True):
