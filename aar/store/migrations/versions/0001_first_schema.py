@@ -1,9 +1,4 @@
-"""First schema: studies, hypotheses, experiments, results, artifacts, ledgers, cached baselines.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27
-"""
+"""First schema: studies, hypotheses, experiments, results, artifacts, ledgers, cached baselines."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from sqlmodel.sql.sqltypes import AutoString as Str
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def _created() -> sa.Column[object]:

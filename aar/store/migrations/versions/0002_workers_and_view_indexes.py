@@ -1,9 +1,4 @@
-"""Worker and attempt on experiments (for crash recovery); indexes for the view queries.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-27
-"""
+"""Worker and attempt on experiments (for crash recovery); indexes for the view queries."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from sqlmodel.sql.sqltypes import AutoString as Str
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 _INDEXES = (
     ("ix_experiment_study_status", "experiment", ["study_id", "status"]),

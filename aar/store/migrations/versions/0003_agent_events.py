@@ -1,9 +1,4 @@
-"""The agent's step log (`agent_event`), read by `aar log` and the dashboard.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-27
-"""
+"""The agent's step log (`agent_event`), read by `aar log` and the dashboard."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from sqlmodel.sql.sqltypes import AutoString as Str
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

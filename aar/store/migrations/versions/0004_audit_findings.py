@@ -1,9 +1,4 @@
-"""Audit rejections (`audit_finding`): every static or smoke rejection of agent-written code.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-28
-"""
+"""Audit rejections (`audit_finding`): every static or smoke rejection of agent-written code."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from sqlmodel.sql.sqltypes import AutoString as Str
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -3,10 +3,6 @@
 Old rows: `active` never meant live (a Ctrl-C, a crash or SIGTERM left studies `active`), so an `active`
 study becomes `interrupted` (it has no heartbeat, so it cannot be running), or `finished` when it has a
 report; `stopped` meant "ended on a budget" and becomes `finished` with that reason.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-28
 """
 
 from __future__ import annotations
@@ -17,8 +13,6 @@ from sqlmodel.sql.sqltypes import AutoString as Str
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

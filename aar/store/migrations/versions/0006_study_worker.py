@@ -2,10 +2,6 @@
 
 Without it a study killed with SIGKILL (or by the OOM killer, or a crashed terminal) read as running until
 its heartbeat went stale (minutes), and `aar resume` refused it in the meantime.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-28
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from sqlmodel.sql.sqltypes import AutoString as Str
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
