@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     templates_dir: Path = REPO_ROOT / "experiment_templates"
     # Content-addressed caches (embeddings, baselines); empty means results_dir/cache.
     cache: Path | None = None
+    # Where artifacts' bytes (code, logs, reports) go: db (the store's database, seen from every host) |
+    # files (results_dir/artifacts) | s3://bucket/prefix. Reads also find them in the other places.
+    artifacts: str = Field(default="db", pattern=r"^(db|files|s3://[^/\s]+(/\S*)?)$")
+    # Endpoint of an S3-compatible store (MinIO, Ceph, …) for AAR_ARTIFACTS=s3://…; empty means AWS.
+    s3_endpoint_url: str = ""
 
     @property
     def cache_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""`aar ls`, `aar show`, `aar export`, `aar import`: the store on the command line."""
+"""`aar ls`, `aar show`, `aar export`, `aar import`, `aar store pack`: the store on the command line."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from rich.tree import Tree
 from aar.budget import describe_lines
 from aar.config import Settings
 from aar.errors import UserError
+from aar.store.artifacts import pack_files
 from aar.store.crud import find_study
 from aar.store.engine import Store, open_store
 from aar.store.models import StudyPublic
@@ -209,9 +210,33 @@ def import_(
     console.print(f"imported study {study.name} (id {study.id})", highlight=False)
 
 
+def pack() -> None:
+    """Copy the artifact files under the results folder into the configured place (AAR_ARTIFACTS: the
+    database by default), so a dashboard on another host shows them; the files are left in place."""
+    store = _open()
+    try:
+        counts = pack_files(store.artifacts, transaction=store.session)
+    finally:
+        store.close()
+    where = store.artifacts.backend.where
+    console.print(
+        f"copied {counts.copied} artifact(s) into {where}; {counts.present} were already there",
+        highlight=False,
+    )
+    if counts.corrupt:
+        Console(stderr=True).print(
+            f"warning: {len(counts.corrupt)} file(s) under {store.artifacts.root} do not match their name "
+            f"and were skipped: {', '.join(counts.corrupt[:5])}",
+            highlight=False,
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the store's commands to the `aar` app."""
     app.command("ls")(ls)
     app.command("show")(show)
     app.command("export")(export)
     app.command("import")(import_)
+    store_app = typer.Typer(help="Maintain the results store.", no_args_is_help=True)
+    store_app.command("pack")(pack)
+    app.add_typer(store_app, name="store")

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from aar.config import Settings
 from aar.errors import UserError
 from aar.store import json_codec, migrate
-from aar.store.artifacts import ArtifactStore, get_artifact, put_artifact
+from aar.store.artifacts import ArtifactStore, get_artifact, open_artifacts, put_artifact
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Store:
             yield session
 
     def put_artifact(self, data: bytes, *, kind: str, media_type: str = "application/octet-stream") -> str:
-        """Store bytes as an artifact (file and row, in its own transaction); return the SHA-256."""
+        """Store bytes as an artifact (bytes and row, in its own transaction); return the SHA-256."""
         with self.session() as session:
             return put_artifact(
                 session=session, artifacts=self.artifacts, data=data, kind=kind, media_type=media_type
@@ -105,7 +105,10 @@ def open_store(
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine=engine, artifacts=ArtifactStore(results_dir / "artifacts"))
+    artifacts = open_artifacts(
+        settings.artifacts, root=results_dir / "artifacts", engine=engine, s3_endpoint_url=settings.s3_endpoint_url
+    )
+    return Store(engine=engine, artifacts=artifacts)
 
 
 def parse_url(url: str) -> URL:

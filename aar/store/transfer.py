@@ -118,11 +118,11 @@ def _study_hashes(*, session: Session, study: Study) -> set[str]:
 MISSING = "artifact_missing"
 
 
-def _content(artifacts: ArtifactStore, sha256: str, counts: dict[str, int]) -> bytes | None:
+def _content(session: Session, artifacts: ArtifactStore, sha256: str, counts: dict[str, int]) -> bytes | None:
     """An artifact's bytes, checked against its hash (a corrupt source store is not exported); None,
     counted under `MISSING`, when its file is absent (e.g. a study imported from a version-1 export)."""
     try:
-        data = artifacts.read(sha256)
+        data = artifacts.read(sha256, session=session)
     except ArtifactMissingError:
         counts[MISSING] = counts.get(MISSING, 0) + 1
         return None
@@ -138,7 +138,7 @@ def export_jsonl(*, session: Session, artifacts: ArtifactStore, study_id: int, o
     for table, row in iter_study_rows(session=session, study_id=study_id):
         record: dict[str, Any] = {"table": table, "row": row.model_dump(mode="json")}
         if isinstance(row, Artifact):
-            data = _content(artifacts, row.sha256, counts)
+            data = _content(session, artifacts, row.sha256, counts)
             if data is not None:
                 record["content"] = base64.b64encode(data).decode("ascii")
         out.write(json.dumps(record) + "\n")
@@ -159,7 +159,7 @@ def export_csv(*, session: Session, artifacts: ArtifactStore, study_id: int, fol
         for table, row in iter_study_rows(session=session, study_id=study_id):
             values = row.model_dump(mode="json")
             if isinstance(row, Artifact):
-                data = _content(artifacts, row.sha256, counts)
+                data = _content(session, artifacts, row.sha256, counts)
                 if data is not None:
                     (folder / "artifacts" / row.sha256).write_bytes(data)
             writers[table].writerow([_csv_cell(values[name]) for name in _columns(table)])
@@ -309,7 +309,7 @@ class _Importer:
             if hashlib.sha256(row.content).hexdigest() != artifact.sha256:
                 problem = f"artifact {artifact.sha256[:12]}… does not match its hash (altered export?)"
                 raise DataError(row.source, problem, row=row.line)
-            self.artifacts.write(row.content)
+            self.artifacts.write(row.content, session=self.session)
             artifact.size = len(row.content)
         register_artifact(session=self.session, **artifact.model_dump(exclude={"created_at"}))
 

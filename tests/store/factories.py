@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlmodel import Session
 
 from aar.store import (
@@ -10,6 +11,7 @@ from aar.store import (
     ExperimentCreate,
     ExperimentStatus,
     ScoreBase,
+    Store,
     Study,
     StudyCreate,
     create_experiment,
@@ -46,3 +48,10 @@ def run_to_ok(session: Session, experiment: Experiment, pgr: float, steps: int =
         curve=[CurvePointBase(step=s, split="test", pgr=pgr * s / steps) for s in range(1, steps + 1)],
         device_seconds=10.0,
     )
+
+
+def drop_bytes(store: Store, sha: str) -> None:
+    """Remove a blob's bytes from every place (its row stays), as a lost file or a partial copy would."""
+    store.artifacts.path(sha).unlink(missing_ok=True)
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM artifact_blob WHERE sha256 = :s"), {"s": sha})

@@ -46,7 +46,7 @@ from tests.report.audit_seed import reject
 from tests.report.seed import seed_study
 
 from .conftest import run_aar
-from .factories import make_experiment, make_study
+from .factories import drop_bytes, make_experiment, make_study
 
 NAME = "demo"
 AUDITED_CODE = hashlib.sha256(b"import torch\n").hexdigest()  # what tests/report/audit_seed.py rejects
@@ -251,7 +251,7 @@ def test_a_newer_format_is_refused(laptop: Store, tmp_path: Path) -> None:
 
 def test_a_missing_artifact_file_travels_by_hash(laptop: Store, tmp_path: Path) -> None:
     log = hashlib.sha256(b'{"event": "nan loss at step 2"}\n').hexdigest()
-    laptop.artifacts.path(log).unlink()
+    drop_bytes(laptop, log)
     path = tmp_path / "demo.jsonl"
     with laptop.session() as session, path.open("w") as handle:
         counts = export_jsonl(session=session, artifacts=laptop.artifacts, study_id=1, out=handle)
