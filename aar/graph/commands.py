@@ -62,6 +62,14 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
 
 
+def deadline_at(text: str) -> float:
+    """`--deadline 30m` → the Unix time 30 minutes from now; a zero duration is refused (no time to run)."""
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise UserError(f"--deadline {text} leaves no time; give e.g. 30m or 2h")
+    return time.time() + seconds
+
+
 def display(node: str, message: str) -> None:
     color = NODE_COLORS.get(node, "white")
     console.print(
@@ -101,6 +109,15 @@ def run_cmd(
     deadline: Annotated[str, typer.Option("--deadline", help="Wall-clock limit, e.g. 30m, 2h")] = "20m",
     parallel: Annotated[int, typer.Option("--parallel", min=1)] = 1,
     per_round: Annotated[int, typer.Option("--per-round", min=1)] = 3,
+    researchers: Annotated[
+        int,
+        typer.Option(
+            "--researchers",
+            min=1,
+            max=16,
+            help="Researcher loops on this study (own seeds/styles, shared hypotheses, findings, results)",
+        ),
+    ] = 1,
     target_pgr: Annotated[
         float | None,
         typer.Option("--target-pgr", help="Stop once the best dev PGR's CI lower bound reaches this."),
@@ -111,15 +128,22 @@ def run_cmd(
     name: Annotated[str, typer.Option("--name", help="Study name (default: study-<date>-<time>)")] = "",
     as_json: Annotated[bool, typer.Option("--json")] = False,
     notify: NotifyOption = "",
+    enqueue: Annotated[
+        bool,
+        typer.Option(
+            "--enqueue",
+            help="Queue the study in the store for a worker (aar worker) instead of running it here.",
+        ),
+    ] = False,
 ) -> None:
     """Start a study: propose, implement, audit, run, evaluate, analyze, decide, until done; then report."""
+    # Every check before the heavy imports (store, LangGraph, the science stack): a user error is one
+    # line within a second (bench/cli_startup measures it).
     finalists = StudyConfig.model_fields["finalists"].default
-    check_minimum(max_experiments, per_round=per_round, finalists=finalists)  # before the heavy imports
+    check_minimum(max_experiments, per_round=per_round, finalists=finalists)
     from aar.llm.modes import parse_mode  # light: no SDK, no science stack
 
     parse_mode(llm_structured)  # an unknown mode: one line, exit 2
-    from aar.graph.study import default_name, start_study
-
     if policy not in ("builtin", "llm"):
         raise UserError(f"unknown policy {policy!r}; use builtin or llm")
     if feedback not in ("dev", "blind"):
@@ -127,13 +151,18 @@ def run_cmd(
     if policy == "llm" and not model:
         raise UserError("--policy llm needs --model PROVIDER/MODEL (e.g. openai/gpt-4o-mini)")
     config = StudyConfig.model_validate(dict(
-        name=name or default_name(), goal=goal, task=task, pair=pair, template=template, policy=policy, model=model,
+        name=name or time.strftime("study-%Y%m%d-%H%M%S"), goal=goal, task=task, pair=pair, template=template, policy=policy, model=model,
         llm_structured=llm_structured,
-        feedback=feedback, seeds=seeds, sizes=sizes, parallel=parallel, per_round=per_round, sandbox=sandbox,
+        feedback=feedback, seeds=seeds, sizes=sizes, parallel=parallel, per_round=per_round, researchers=researchers, sandbox=sandbox,
         executor=executor, unsafe_local=unsafe_local, target_pgr=target_pgr, max_usd=max_usd, max_tokens=max_tokens,
         max_device_seconds=None if max_device_hours is None else max_device_hours * 3600, max_experiments=max_experiments,
-        deadline=time.time() + parse_duration(deadline) if deadline else None,
+        deadline=deadline_at(deadline) if deadline else None,
     ))  # fmt: skip
+    if enqueue:  # the deadline starts when a worker takes it
+        _enqueue(config, parse_duration(deadline) if deadline else None, as_json)
+        return
+    from aar.graph.study import start_study
+
     _run(
         lambda settings, store, show: start_study(
             config, settings, store, display=show, announce=show_line(as_json), notify=notifier(notify)
@@ -141,6 +170,25 @@ def run_cmd(
         config.name,
         as_json,
     )
+
+
+def _enqueue(config: StudyConfig, deadline_s: float | None, as_json: bool) -> None:
+    """`aar run --enqueue`: check the study as `aar run` would and queue it; a worker runs it."""
+    from aar.deploy.queue import enqueue
+    from aar.store import open_store
+
+    settings = Settings()
+    store = open_store(settings)
+    try:
+        study_id = enqueue(config, settings, store, deadline_s=deadline_s)
+    finally:
+        store.close()
+    if as_json:
+        console.print_json(json.dumps({"id": study_id, "name": config.name, "status": "queued"}))
+    else:
+        console.print(
+            f"queued study {config.name} (id {study_id}); a worker runs it (aar worker)", highlight=False
+        )
 
 
 def show_line(as_json: bool):  # type: ignore[no-untyped-def]
@@ -269,12 +317,27 @@ def resume_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     notify: NotifyOption = "",
     executor: Annotated[str, typer.Option("--executor", help="local | ray (default: the study's own)")] = "",
+    deadline: Annotated[
+        str,
+        typer.Option(
+            "--deadline", help="A new wall-clock limit from now, e.g. 30m, 2h (default: the study's)"
+        ),
+    ] = "",
+    max_experiments: Annotated[int | None, typer.Option("--max-experiments", min=1)] = None,
+    max_usd: Annotated[float | None, typer.Option("--max-usd", min=0)] = None,
+    max_tokens: Annotated[float | None, typer.Option("--max-tokens", min=0)] = None,
+    max_device_hours: Annotated[float | None, typer.Option("--max-device-hours", min=0)] = None,
 ) -> None:
-    """Continue a stopped, failed or interrupted study from its last checkpoint."""
-    from aar.graph.study import resume_study
+    """Continue a stopped, failed or interrupted study from its last checkpoint.
 
+    A budget option replaces that limit of the study's budget for good (the rest stay as they were); it
+    must leave room to go on (an experiment budget: one more search round plus the finalist checks).
+    """
     if executor not in ("", *get_args(ExecutorChoice)):
         raise UserError(f"unknown executor {executor!r}; use local or ray")
+    limits = new_limits(deadline, max_experiments, max_usd, max_tokens, max_device_hours)
+    from aar.graph.study import resume_study
+
     _run(
         lambda settings, store, show: resume_study(
             study,
@@ -284,10 +347,29 @@ def resume_cmd(
             announce=show_line(as_json),
             notify=notifier(notify),
             executor=executor or None,  # type: ignore[arg-type]
+            limits=limits,
         ),
         study,
         as_json,
     )
+
+
+def new_limits(
+    deadline: str,
+    max_experiments: int | None,
+    max_usd: float | None,
+    max_tokens: float | None,
+    max_device_hours: float | None,
+) -> dict[str, float]:
+    """`aar resume`'s budget options as budget kind → new limit (only those given)."""
+    given = {
+        "deadline": deadline_at(deadline) if deadline else None,
+        "experiments": max_experiments,
+        "usd": max_usd,
+        "tokens": max_tokens,
+        "device_seconds": None if max_device_hours is None else max_device_hours * 3600,
+    }
+    return {kind: float(v) for kind, v in given.items() if v is not None}
 
 
 def stop_cmd(study: Annotated[str, typer.Argument(help="Study name or id")]) -> None:
