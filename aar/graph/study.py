@@ -13,6 +13,7 @@ from aar.errors import UserError
 from aar.graph.builder import RECURSION_LIMIT, build_graph
 from aar.graph.checkpoints import checkpointer, thread_id
 from aar.graph.control import StopRequested, StudyControl
+from aar.graph.new_budget import renew_budget, study_limits, with_limits
 from aar.graph.runtime import (
     Display,
     Runtime,
@@ -157,20 +158,28 @@ def resume_study(
     announce: Callable[[str], object] | None = None,
     notify: Notify | None = None,
     executor: ExecutorChoice | None = None,
+    limits: dict[str, float] | None = None,
 ) -> StudyOutcome:
     """Continue a stopped, failed or interrupted study from its last checkpoint; finished experiments are
     never rerun. A finished study is left as it is (its outcome is returned); a live one is refused.
-    `executor` (local | ray) replaces the one the study started with, for this run of it."""
+    `executor` (local | ray) replaces the one the study started with, for this run of it; `limits` (budget
+    kind → new limit, `new_budget.CONFIG_FIELDS`) replace its budget's, for good (written to its row)."""
     with store.session() as session:
         study = find_study(session=session, ref=ref)
         study_id = int(study.id or 0)
         finished = study.status == StudyStatus.FINISHED
     with checkpointer(settings, store) as saver:
         snapshot = saver.get_tuple(thread(study_id))
+    if finished and limits:
+        raise UserError(
+            f"study {ref!r} is finished; a new budget applies only to a study that did not finish"
+        )
     if finished:  # nothing to do: its outcome as it ended
         return outcome_of(store, study_id, snapshot.checkpoint["channel_values"] if snapshot else None)
     if snapshot is None:
         raise UserError(f"study {ref!r} has no checkpoint to resume (was it started by `aar run`?)")
+    first_config = StudyConfig.model_validate(snapshot.checkpoint["channel_values"]["config"])
+    renewed = renew_budget(store, study_id, first_config, limits) if limits else None
     with store.session() as session:
         begin_study_run(session=session, study_id=study_id)
         requeued = recover_interrupted(session=session, study_id=study_id)
@@ -180,8 +189,11 @@ def resume_study(
         config = StudyConfig.model_validate(values["config"])
         if executor:
             config = config.model_copy(update={"executor": executor})
+        config = with_limits(config, study_limits(store, study_id))  # the row's budget: renewed ones too
         rt = build_runtime(config, settings, store, study_id, display, announce)
         rt.check_stop = control.check
+        if renewed:
+            rt.event("plan", renewed)
         if requeued:
             rt.event("plan", f"resumed: {len(requeued)} interrupted experiment(s) requeued")
         graph = build_graph(rt, saver)

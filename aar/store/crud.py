@@ -115,6 +115,16 @@ def set_study_status(
     return save(session, study)
 
 
+def set_budget_limits(*, session: Session, study_id: int, limits: dict[str, float]) -> dict[str, float]:
+    """Replace some of a study's budget limits (`aar resume --deadline …`); returns the ones they replace."""
+    study = get_study(session=session, study_id=study_id)
+    before = {kind: study.budget_limits[kind] for kind in limits if kind in study.budget_limits}
+    study.budget_limits = {**study.budget_limits, **limits}  # a new dict: the JSON column sees the change
+    study.updated_at = utcnow()
+    save(session, study)
+    return before
+
+
 def create_hypothesis(*, session: Session, study_id: int, hypothesis_in: HypothesisCreate) -> Hypothesis:
     """Add a hypothesis to a study's tree (under `parent_id` when given)."""
     get_study(session=session, study_id=study_id)
