@@ -235,8 +235,12 @@ def open_artifacts(place: str, *, root: Path, engine: Engine, s3_endpoint_url: s
     if place == "files":
         return ArtifactStore(root, engine=engine)
     if place.startswith("s3://"):
-        from aar.store.s3_blobs import S3Blobs  # boto3 is imported only when S3 is configured
-
+        try:
+            from aar.store.s3_blobs import S3Blobs  # boto3 is imported only when S3 is configured
+        except ModuleNotFoundError as error:
+            if error.name not in ("boto3", "botocore"):
+                raise
+            raise UserError("AAR_ARTIFACTS=s3://… needs boto3: pip install 'aar[s3]'") from None
         return ArtifactStore(root, backend=S3Blobs(place, endpoint_url=s3_endpoint_url), engine=engine)
     raise UserError(f"AAR_ARTIFACTS={place!r}: use db, files or s3://bucket/prefix")
 
