@@ -10,7 +10,9 @@ line per (method, calibration) to stdout, appended as each finishes:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,11 @@ from typing import Any
 import torch
 
 from aar.w2s.baselines import weak_labels
-from aar.w2s.experiment import ExperimentSpec, run_experiment
+from aar.w2s.experiment import ExperimentResult, ExperimentSpec, run_experiment
 from aar.w2s.ladder import parse_pair
 from aar.w2s.setup import Setup
 from aar.w2s.splits import SplitSizes
+from aar.w2s.stats import Estimate
 from aar.w2s.templates import get_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,20 +47,35 @@ ROWS: list[tuple[str, Path, str, dict[str, Any]]] = [
 ]
 
 
-def measure(task: str, seeds: int, cache: Path, only: set[str]) -> None:
+def covers(dev: Estimate, test: float) -> float | None:
+    """0.0 when the sealed-test PGR lies inside the dev CI, else how far outside it lies; None: no CI."""
+    if any(math.isnan(v) for v in (dev.lo, dev.hi, test)):
+        return None
+    return 0.0 if dev.lo <= test <= dev.hi else round(min(abs(test - dev.lo), abs(test - dev.hi)), 4)
+
+
+def measure(task: str, seeds: int, cache: Path, only: set[str], sizes: SplitSizes) -> None:
+    naive: dict[str, ExperimentResult] = {}  # calibration -> the naive row's result, for paired deltas
     for label, method, calibration, overrides in ROWS:
         if only and label not in only:
             continue
         setup = Setup(task, parse_pair("static64→minilm-l6"), get_template("probe", TEMPLATES),
-                      SplitSizes(), cache_dir=cache, calibration=calibration)  # fmt: skip
+                      sizes, cache_dir=cache, calibration=calibration)  # fmt: skip
         started = time.monotonic()
         result = run_experiment(ExperimentSpec(setup, method, label, list(range(seeds)), overrides))
-        est = result.estimate("test", "pgr")
+        est, dev = result.estimate("test", "pgr"), result.estimate("dev", "pgr")
+        if label == "naive":
+            naive[calibration] = result
+        base = naive.get(calibration)
+        delta = result.compare(base, "test").diff if base is not None and label != "naive" else None
         row = {
             "task": task, "method": label, "overrides": overrides, "calibration": calibration, "seeds": seeds,
             "chosen": [weak_labels(setup, s).calibration for s in range(seeds)],
             "status": result.status, "test_pgr": est.mean, "ci": [est.lo, est.hi],
-            "dev_pgr": result.estimate("dev", "pgr").mean, "seconds": round(time.monotonic() - started),
+            "dev_pgr": dev.mean, "dev_ci": [dev.lo, dev.hi], "test_outside_dev_ci_by": covers(dev, est.mean),
+            "vs_naive_test": None if delta is None else [delta.mean, delta.lo, delta.hi],
+            "seconds": round(time.monotonic() - started),
+            "method_sha256": hashlib.sha256(method.read_bytes()).hexdigest()[:12],
             **{m: result.estimate("test", m).mean for m in ("weak_acc", "ceiling_acc", "w2s_acc")},
         }  # fmt: skip
         print(json.dumps(row), flush=True)
@@ -70,8 +88,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=ROOT / "results" / "cache")
     parser.add_argument("--methods", default="", help="comma-separated labels (default: every row)")
+    parser.add_argument(
+        "--sizes", default="", help="split sizes, e.g. weak_train=500,test=700 (default: default)"
+    )
     args = parser.parse_args()
-    measure(args.task, args.seeds, args.cache, set(filter(None, args.methods.split(","))))
+    only = set(filter(None, args.methods.split(",")))
+    measure(args.task, args.seeds, args.cache, only, SplitSizes.parse(args.sizes))
 
 
 if __name__ == "__main__":
