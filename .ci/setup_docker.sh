@@ -1,5 +1,5 @@
 # Sourced by .ci/run (bash, set -euo pipefail, venv active, $AAR_VENV set). Idempotent:
-# installs docker.io/debootstrap/bubblewrap if missing, starts dockerd if no engine answers, builds the
+# installs docker.io/debootstrap/bubblewrap/docker-compose if missing, starts dockerd if no engine answers, builds the
 # sandbox images if missing (debootstrap tarball cached under $AAR_SANDBOX_CACHE), exports what tests need.
 export AAR_SANDBOX_CACHE="${AAR_SANDBOX_CACHE:-/opt/aar/cache}"
 export AAR_SANDBOX_IMAGE="${AAR_SANDBOX_IMAGE:-aar-sandbox:cpu}"
@@ -11,6 +11,9 @@ _aar_missing=()
 command -v dockerd >/dev/null || _aar_missing+=(docker.io)
 command -v debootstrap >/dev/null || _aar_missing+=(debootstrap)
 command -v bwrap >/dev/null || _aar_missing+=(bubblewrap)
+# Debian's Compose (v1) for tests/deploy/test_compose.py; the deploy image it brings up stays cached in
+# the engine between runs (`aar deploy build` rebuilds only what changed).
+command -v docker-compose >/dev/null || _aar_missing+=(docker-compose)
 if (( ${#_aar_missing[@]} )); then
   apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${_aar_missing[@]}" >/dev/null

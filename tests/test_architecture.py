@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "report": 5,
     "graph": 6,  # the study loop: calls researchers, scheduler, store, w2s
     "web": 7,
+    "deploy": 7,  # the team deployment: the compose image's build, the study queue's worker
     "cli": 8, "__main__": 8,
 }  # fmt: skip
 CLI_LAYER = 8

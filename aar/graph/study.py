@@ -35,7 +35,7 @@ from aar.store import (
     recover_interrupted,
 )
 from aar.store.records import budget_used, research_runs
-from aar.store.states import begin_study_run, end_study_run
+from aar.store.states import begin_study_run, end_study_run, queue_study
 
 log = logging.getLogger(__name__)
 Notify = Callable[["StudyOutcome"], object]
@@ -125,6 +125,12 @@ def start_study(
     The study ends finished (the graph reached its report), stopped (Ctrl-C, `aar stop`, SIGTERM) or
     failed (an exception, re-raised after its reason is recorded); `notify` gets the outcome either way.
     """
+    study_id = create_study_row(config, settings, store)
+    return run_study(config, settings, store, study_id, display=display, announce=announce, notify=notify)
+
+
+def create_study_row(config: StudyConfig, settings: Settings, store: Store, *, queued: bool = False) -> int:
+    """Check the config, then write the study's row: running in this process, or `queued` for a worker."""
     make_setups(config, settings)[0].splits  # noqa: B018 - a bad task, pair or size fails before any row is written
     if config.policy == "llm":  # a bad model spec or a missing key, too, before the row
         from aar.llm import make_client
@@ -135,7 +141,24 @@ def start_study(
             name=config.name, goal=config.goal, task=config.task, pair=config.pair, policy=config.policy if config.policy == "builtin" else f"llm:{config.model}",
             feedback_mode=config.feedback, budget_limits=make_budget_limits(config)))  # fmt: skip
         study_id = int(study.id or 0)
-        begin_study_run(session=session, study_id=study_id)
+        if queued:
+            queue_study(session=session, study_id=study_id)
+        else:
+            begin_study_run(session=session, study_id=study_id)
+    return study_id
+
+
+def run_study(
+    config: StudyConfig,
+    settings: Settings,
+    store: Store,
+    study_id: int,
+    *,
+    display: Display,
+    announce: Callable[[str], object] | None = None,
+    notify: Notify | None = None,
+) -> StudyOutcome:
+    """Run a new study whose row this process holds as running (`start_study`, or a worker's claim)."""
 
     def body(control: StudyControl, saver: Any) -> Any:
         rt = build_runtime(config, settings, store, study_id, display, announce)

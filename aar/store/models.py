@@ -45,8 +45,10 @@ def _time(*, nullable: bool = False, index: bool = False) -> Any:
 
 
 class StudyStatus(StrEnum):
-    """Where a study stands: running → finished | stopped (by the user) | failed | interrupted (host died)."""
+    """Where a study stands: [queued →] running → finished | stopped (by the user) | failed | interrupted
+    (host died). `queued`: put in the queue by `aar run --enqueue`, waiting for a worker (`aar worker`)."""
 
+    QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"
     STOPPED = "stopped"

@@ -2,6 +2,8 @@
 
 A study: running → finished | stopped (by the user) | failed (with its reason) | interrupted (its host
 died: no heartbeat for STALE_AFTER_S); every state but finished goes back to running on `aar resume`.
+`aar run --enqueue` makes it queued first; a worker claims the oldest queued study (queued → running,
+one conditional UPDATE, so two workers never both take it).
 The process running a study beats its heartbeat and reads `aar stop`'s request in one call (`beat`).
 
 An experiment: queued → running → ok | failed | timeout | oom | killed | invalid_output. Every move is one conditional UPDATE (`… WHERE status IN (allowed sources)`), so two workers can never
@@ -89,11 +91,65 @@ def begin_study_run(*, session: Session, study_id: int) -> Study:
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         if study.status == StudyStatus.FINISHED:
             raise StudyStateError(f"study {study.name!r} is finished; there is nothing to resume")
+        if study.status == StudyStatus.QUEUED:
+            raise StudyStateError(f"study {study.name!r} is queued; a worker (`aar worker`) will run it")
         raise StudyStateError(
             f"study {study.name!r} is running in another process (heartbeat {study.heartbeat_at:%H:%M:%S} UTC);"
             f" stop it first with `aar stop {study.name}`"
         )
     return study
+
+
+def queue_study(*, session: Session, study_id: int) -> Study:
+    """Mark a new study queued: no worker, no heartbeat, until `claim_queued_study` takes it."""
+    study = get_study(session=session, study_id=study_id)
+    study.status, study.heartbeat_at, study.worker = StudyStatus.QUEUED, None, None
+    study.updated_at = utcnow()
+    session.add(study)
+    session.flush()
+    return study
+
+
+def claim_queued_study(*, session: Session, worker: str | None = None) -> Study | None:
+    """Take the oldest queued study for this process (queued → running); None when the queue is empty.
+
+    On PostgreSQL the candidate row is locked with SKIP LOCKED so workers do not wait on each other; the
+    conditional UPDATE makes it correct on any database: of two workers, one moves the row, the other
+    tries the next.
+    """
+    query = (
+        select(Study.id)
+        .where(col(Study.status) == StudyStatus.QUEUED)
+        .order_by(col(Study.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    for _ in range(100):
+        study_id = session.exec(query).first()
+        if study_id is None:
+            return None
+        moved = session.exec(
+            update(Study)
+            .where(col(Study.id) == study_id, col(Study.status) == StudyStatus.QUEUED)
+            .values(status=StudyStatus.RUNNING, heartbeat_at=utcnow(), updated_at=utcnow(),
+                    worker=worker or this_worker())
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            study = get_study(session=session, study_id=study_id)
+            session.refresh(study)
+            return study
+    return None
+
+
+def set_budget_limits_of(*, session: Session, study_id: int, limits: dict[str, float]) -> None:
+    """Write a study's budget limits (a queued study's deadline starts when a worker takes it)."""
+    session.exec(
+        update(Study)
+        .where(col(Study.id) == study_id)
+        .values(budget_limits=dict(limits), updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def end_study_run(*, session: Session, study_id: int, status: StudyStatus, stop_reason: str) -> bool:

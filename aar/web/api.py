@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
+from aar.errors import UserError
 from aar.store.artifacts import get_artifact
 from aar.store.crud import get_study
+from aar.store.engine import check_reachable
 from aar.store.queries import BestSoFarPoint, BurnPoint, best_so_far, budget_burn
 from aar.web.app import Id, SessionDep
 from aar.web.queries import ExperimentPage, Progress, Split, progress
@@ -34,6 +36,16 @@ Table = Annotated[TableParams, Depends(table_params)]
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
 PerPage = Annotated[int, Query(ge=1, le=500)]
 Sha = Annotated[str, PathParam(pattern="^[0-9a-f]{64}$")]
+
+
+@router.get("/health")
+def api_health(request: Request) -> JSONResponse:
+    """200 `{"status": "ok"}` while the store answers, else 503 with why (compose's healthcheck)."""
+    try:
+        check_reachable(request.app.state.store.engine, where="the store")
+    except UserError as exc:
+        return JSONResponse({"status": "unavailable", "store": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ok", "store": "ok"})
 
 
 @router.get("/studies")
