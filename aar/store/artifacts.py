@@ -35,6 +35,7 @@ from aar.errors import UserError
 from aar.store.models import Artifact, ArtifactBlob
 
 CHUNK = 1 << 20  # bytes of a blob per `artifact_blob` row, before compression
+ZLIB_LEVEL = 1  # twice as fast as the default 6 on logs and code, for a few % more bytes (bench/store)
 _HEX = frozenset("0123456789abcdef")
 _BLOBS = cast(Table, ArtifactBlob.__table__)  # type: ignore[attr-defined]
 
@@ -176,7 +177,7 @@ def _starts(size: int) -> Iterator[tuple[int, int]]:
 
 
 def _chunk_row(sha256: str, seq: int, chunk: bytes) -> dict[str, Any]:
-    packed = zlib.compress(chunk, 6)
+    packed = zlib.compress(chunk, ZLIB_LEVEL)
     if len(packed) < len(chunk):
         return {"sha256": sha256, "seq": seq, "encoding": "zlib", "data": packed}
     return {"sha256": sha256, "seq": seq, "encoding": "raw", "data": chunk}
