@@ -106,7 +106,10 @@ def open_store(
         engine.dispose()
         raise
     artifacts = open_artifacts(
-        settings.artifacts, root=results_dir / "artifacts", engine=engine, s3_endpoint_url=settings.s3_endpoint_url
+        settings.artifacts,
+        root=results_dir / "artifacts",
+        engine=engine,
+        s3_endpoint_url=settings.s3_endpoint_url,
     )
     return Store(engine=engine, artifacts=artifacts)
 
