@@ -7,12 +7,20 @@ resumed run (its round-2 budget line). SQLite, and PostgreSQL where a server is 
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.store.conftest import pg_url  # noqa: F401  (the fixture: a fresh schema on the test server)
-from tests.test_cli_status import LOCAL, SMALL, Study, aar, env, shown  # noqa: F401  (env: a fixture)
+from tests.test_cli_status import LOCAL, SMALL, Study, aar, shown
+
+
+@pytest.fixture
+def env(tmp_path: Path, shared_cache: Path) -> dict[str, str]:
+    """A fresh results folder (SQLite) with the shared embedding cache."""
+    return dict(os.environ, AAR_RESULTS_DIR=str(tmp_path / "results"), AAR_CACHE=str(shared_cache))
 
 
 def refused(out, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.console import Console
 from aar.budget import check_minimum
 from aar.config import ExecutorChoice, Settings, StudyConfig
 from aar.errors import AarError, UserError
-from aar.progress import Reporter, for_console
+from aar.progress import Progress, Reporter, for_console
 
 if TYPE_CHECKING:
     from aar.graph.study import StudyOutcome
@@ -192,9 +193,19 @@ def _enqueue(config: StudyConfig, deadline_s: float | None, as_json: bool) -> No
 
 
 def show_line(as_json: bool):  # type: ignore[no-untyped-def]
-    """Lines for the person at the terminal: on stdout, or on stderr when stdout carries JSON."""
-    shown = err_console if as_json else console
-    return lambda m: shown.print(m, highlight=False)
+    """Lines for the person at the terminal: on stdout, or a JSON line on stderr when stdout carries JSON."""
+    if as_json:
+        return lambda m: json_event("aar", m)
+    return lambda m: console.print(m, highlight=False)
+
+
+def json_event(node: str, message: str) -> None:
+    """One step of a `--json` run as a JSON line on stderr: `{"time", "node", "message"}` (stdout keeps the
+    study's summary, one JSON document). Every step the terminal shows is here too: invalid LLM replies
+    with their validation error, structured-output mode switches, failed steps."""
+    line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "node": node, "message": message}
+    sys.stderr.write(json.dumps(line) + "\n")
+    sys.stderr.flush()
 
 
 def notifier(command: str) -> Any:
@@ -258,7 +269,7 @@ def _run(fn, name: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     settings = Settings()
     store = open_store(settings)
     try:
-        shown = (lambda n, m: None) if as_json else Reporter(display, for_console(console))
+        shown = Reporter(json_event, Progress()) if as_json else Reporter(display, for_console(console))
         outcome = fn(settings, store, shown)
     except KeyboardInterrupt:
         err_console.print(f"\n[yellow]stopped.[/yellow] Resume with: aar resume {name}")

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from aar.llm.base import LLMResponse, Message
-from aar.llm.modes import StructuredMode
+from aar.llm.modes import StructuredMode, SwitchSink
 from aar.llm.parsing import ParseResult, parse_reply
 from aar.llm.pricing import PriceTable
 from aar.llm.retry import RetryPolicy
@@ -26,6 +26,8 @@ class AdapterSettings:
     structured: StructuredMode | None = None
     # The mode this endpoint was already found to answer in (a resumed study): where auto starts.
     structured_known: StructuredMode | None = None
+    # Told of every move to the next mode (a study: an agent-log step and a terminal line).
+    on_mode_switch: SwitchSink | None = None
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,15 @@
 A client starts at its provider's first mode. The first error (any 4xx/5xx) whose message names the mode
 (`response_format`, `json_schema`, `tool`, ...) moves it to the next one, for good: later calls go
 straight there. A forced mode (`--llm-structured`, `AdapterSettings.structured`) never moves; its
-rejection is reported. A mode rejection is never retried as a transient failure.
+rejection is reported. A mode rejection is never retried as a transient failure. Each move is handed
+to `on_switch` as a `ModeSwitch` (a study records it in its agent log and shows it on the terminal).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any, Literal, get_args
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, NamedTuple, get_args
 
 from aar.llm.errors import LLMConfigError, StructuredModeRejected
 
@@ -35,6 +36,29 @@ MODE_WORDS: dict[StructuredMode, tuple[str, ...]] = {
     "json_object": ("response_format", "json_object", "json mode", "response format"),
     "tools": ("tool", "function"),
 }
+
+
+class ModeSwitch(NamedTuple):
+    """An endpoint rejected a structured-output mode; the client moved to the next one for good."""
+
+    provider: str
+    rejected: str
+    now: StructuredMode
+    status: int | None
+    detail: str
+
+    def describe(self, limit: int = 200) -> str:
+        """`openai-compatible rejected json_schema structured output (HTTP 500: …); using json_object from
+        now on` (the server's message cut to `limit` characters)."""
+        detail = " ".join(self.detail.split())
+        detail = detail if len(detail) <= limit else detail[:limit] + "…"
+        return (
+            f"{self.provider} rejected {self.rejected} structured output (HTTP {self.status}: {detail}); "
+            f"using {self.now} from now on"
+        )
+
+
+SwitchSink = Callable[[ModeSwitch], None]
 
 
 def names_mode(detail: str, mode: StructuredMode) -> bool:
@@ -70,11 +94,16 @@ class ModeChoice:
     """One endpoint's structured-output mode: forced, or the first of its provider's order it accepts.
 
     `known` is a mode this endpoint already answered in (read back from the study's calls on resume):
-    without a forced mode, the client starts there instead of rediscovering it.
+    without a forced mode, the client starts there instead of rediscovering it. `on_switch` hears of
+    every move to the next mode.
     """
 
     def __init__(
-        self, provider: str, forced: StructuredMode | None = None, known: StructuredMode | None = None
+        self,
+        provider: str,
+        forced: StructuredMode | None = None,
+        known: StructuredMode | None = None,
+        on_switch: SwitchSink | None = None,
     ) -> None:
         order = AUTO_ORDER[provider]
         if forced is not None and forced not in order:
@@ -85,6 +114,7 @@ class ModeChoice:
         self.forced = forced
         self._order = (forced,) if forced is not None else order
         self._index = self._order.index(known) if forced is None and known in self._order else 0
+        self.on_switch = on_switch
 
     @property
     def current(self) -> StructuredMode:
@@ -109,11 +139,8 @@ class ModeChoice:
                 rejection.mode,
             ) from rejection
         self._index += 1
-        log.warning(
-            "%s rejected %s structured output (HTTP %s: %s); using %s from now on",
-            self.provider,
-            rejection.mode,
-            rejection.status,
-            rejection.detail[:200],
-            self.current,
-        )
+        switch = ModeSwitch(self.provider, rejection.mode, self.current, rejection.status, rejection.detail)
+        if self.on_switch is None:
+            log.warning("%s", switch.describe())
+        else:
+            self.on_switch(switch)

@@ -136,7 +136,9 @@ class SDKClient(Generic[Answer]):
         self.provider: str = provider
         self.model = model
         self.settings = settings or AdapterSettings()
-        self.modes = ModeChoice(provider, self.settings.structured, self.settings.structured_known)
+        self.modes = ModeChoice(
+            provider, self.settings.structured, self.settings.structured_known, self.settings.on_mode_switch
+        )
         self._endpoint = Endpoint(provider, KEY_ENV[provider], errors, self.settings.retry)
         # The SDK's own retries are off: ours (aar/llm/retry.py) are the only policy.
         self._client: Any = sdk(

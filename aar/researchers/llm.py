@@ -36,6 +36,7 @@ from aar.llm import (
 )
 from aar.llm.modes import StructuredMode, mode_of_request, parse_mode
 from aar.researchers.base import Decision, ResearchView
+from aar.researchers.mode_log import mode_switch_recorder
 from aar.researchers.types import Outcome, Proposal
 from aar.researchers.untrusted import FENCE_TAG, summarize_error
 from aar.store import LLMCallCreate, Store, record_llm_call
@@ -123,6 +124,7 @@ class LLMResearcher:
             retry=retry,
             structured=parse_mode(config.llm_structured),
             structured_known=known_mode(store, study_id),
+            on_mode_switch=mode_switch_recorder(store, study_id, display or _log_display),
         )
         client = make_client(config.model, settings=settings)
         return cls(client, store, study_id, budget, config, display)
@@ -253,6 +255,11 @@ def known_mode(store: Store, study_id: int) -> StructuredMode | None:
     except (ValueError, UserError):  # not JSON, or not in the store: detect afresh
         return None
     return mode_of_request(request) if isinstance(request, dict) else None
+
+
+def _log_display(node: str, message: str) -> None:
+    """Where a researcher without a terminal shows a line: the Python log."""
+    log.warning("%s: %s", node, message)
 
 
 def invalid_reply(record: LLMCallRecord) -> str:

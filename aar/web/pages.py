@@ -21,6 +21,7 @@ from aar.store.models import ExperimentStatus
 from aar.store.queries import best_so_far, budget_burn, experiment_by_number, experiment_detail
 from aar.web.app import Id, SessionDep, page
 from aar.web.llm_view import call_view
+from aar.web.queries import llm_mode_switches
 from aar.web.views import (
     TableParams,
     agent_log,
@@ -107,7 +108,8 @@ def agent_log_page(
         call.id: call_view(_artifact(session, request, call.prompt_sha256), _artifact(session, request, call.response_sha256))
         for call in log.calls
     }  # fmt: skip
-    return page(request, "agent_log.html", log=log, chats=chats)
+    switches = llm_mode_switches(session=session, study_id=study_id)
+    return page(request, "agent_log.html", log=log, chats=chats, switches=switches)
 
 
 def _artifact(session: Session, request: Request, sha: str | None) -> bytes | None:

@@ -242,6 +242,17 @@ def agent_events(*, session: Session, study_id: int, page: int, per_page: int) -
     return int(total), rows
 
 
+def llm_mode_switches(*, session: Session, study_id: int) -> list[EventRow]:
+    """The study's structured-output mode switches (agent steps of node `llm`), oldest first: every one,
+    whatever page of the log is shown, since each changes how all later calls were asked."""
+    query = (
+        select(AgentEvent)
+        .where(AgentEvent.study_id == study_id, AgentEvent.node == "llm")
+        .order_by(col(AgentEvent.id))
+    )
+    return [EventRow.model_validate(e, from_attributes=True) for e in session.exec(query).all()]
+
+
 def parent_code_sha(*, session: Session, experiment: Experiment) -> tuple[int, str] | None:
     """The parent hypothesis's code: its best-scoring (then latest) experiment that has code.
 
