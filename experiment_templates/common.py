@@ -116,6 +116,16 @@ class Context:
         """Soft labels from each member of the weak ensemble on `w2s_train`, shape [n, members]."""
         return np.array([row["weak_members"] for row in self.data["w2s_train"]], dtype=np.float32)
 
+    def class_prior(self) -> float:
+        """The share of positives a method's hardened labels keep, from the weak labels on w2s_train (no
+        truth), as hyperparameter `prior` says: `weak_rate` (share of weak labels above 0.5; the default),
+        `calibrated_mean` (mean weak soft label; the host calibrates them) or `fixed` (`prior_value`)."""
+        kind = str(self.hparams.get("prior", "weak_rate"))
+        if kind == "fixed":
+            return float(self.hparams.get("prior_value", 0.5))
+        weak = self.weak_p()
+        return float(weak.mean()) if kind == "calibrated_mean" else float((weak > 0.5).mean())
+
     def n(self, split: str) -> int:
         return len(self.data[split])
 
@@ -152,6 +162,13 @@ class Context:
             raise NotImplementedError("this template has no frozen embeddings: use the probe template")
         return np.asarray(embed(role, split), dtype=np.float32)
 
+    def neighbour_mean(
+        self, labels: np.ndarray, k: int, split: str = "w2s_train", role: str = "strong"
+    ) -> np.ndarray:
+        """Mean of `labels` over each example's `k` nearest other examples of `split`, by cosine similarity
+        of the frozen `role` features (templates with features only)."""
+        return neighbour_mean(self.embeddings(split, role), labels, k)
+
     def write_predictions(self, step: int | str, p: np.ndarray) -> None:
         """Write predictions on the eval split; `final` is the one the host scores as the result."""
         rows = [{"id": row["id"], "p": float(v)} for row, v in zip(self.data["eval"], p, strict=True)]
@@ -164,6 +181,20 @@ def soft_ce(logits: torch.Tensor, weak_p: torch.Tensor, progress: float, ctx: Co
     """Cross-entropy against soft binary labels, per example."""
     target = torch.stack([1 - weak_p, weak_p], dim=1)
     return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1)
+
+
+def neighbour_mean(emb: np.ndarray, labels: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
+    """Mean of `labels` over each row's `k` nearest other rows by cosine similarity of `emb`."""
+    x = torch.nn.functional.normalize(torch.as_tensor(emb, dtype=torch.float32), dim=1)
+    y = torch.as_tensor(labels, dtype=torch.float32)
+    k = max(1, min(k, len(x) - 1))
+    out = []
+    for start in range(0, len(x), chunk):
+        sim = x[start : start + chunk] @ x.T
+        rows = torch.arange(start, min(start + chunk, len(x)))
+        sim[rows - start, rows] = -2.0  # never your own neighbour
+        out.append(y[sim.topk(k, dim=1).indices].mean(dim=1))
+    return torch.cat(out).numpy()
 
 
 def predict(ctx: Context, model: nn.Module, role: str, split: str) -> np.ndarray:

@@ -70,7 +70,9 @@ MODULE_NAMES = _names(
     " multiprocessing distributed package cpp_extension ctypes ctypeslib lib inspect gc pickle marshal"
     " socket tempfile glob codecs bz2 gzip lzma zipfile tarfile posix signal resource mmap"
 )
-CTX_CALLS = _names("weak_p weak_members n log fit predict embeddings write_predictions")
+CTX_CALLS = _names(
+    "weak_p weak_members class_prior n log fit predict embeddings neighbour_mean write_predictions"
+)
 CTX_VALUES = _names("hparams seed roles")
 CTX_SPLITS = ("w2s_train", "dev", "eval")
 CTX_INTERNALS = _names("backend out_dir log_rows method")

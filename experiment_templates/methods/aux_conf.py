@@ -19,21 +19,12 @@ SPACE = {
 }
 
 
-def class_prior(ctx) -> float:
-    """The share of positives the hardened labels keep, from the weak labels on w2s_train (no truth)."""
-    kind = str(ctx.hparams.get("prior", "weak_rate"))
-    if kind == "fixed":
-        return float(ctx.hparams.get("prior_value", 0.5))
-    weak = ctx.weak_p()
-    return float(weak.mean()) if kind == "calibrated_mean" else float((weak > 0.5).mean())
-
-
 def loss(logits: torch.Tensor, weak_p: torch.Tensor, progress: float, ctx) -> torch.Tensor:
     alpha_max = float(ctx.hparams.get("aux_alpha", 0.75))
     warmup = float(ctx.hparams.get("aux_warmup", 0.2))
     alpha = alpha_max * min(1.0, progress / warmup) if warmup > 0 else alpha_max
     p = torch.softmax(logits, dim=1)[:, 1].detach()
-    prior = class_prior(ctx)
+    prior = ctx.class_prior()
     threshold = torch.quantile(p, 1 - prior) if 0 < prior < 1 else torch.tensor(0.5)
     hard = (p >= threshold).float()
     target_p = (1 - alpha) * weak_p + alpha * hard

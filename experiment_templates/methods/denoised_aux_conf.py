@@ -18,34 +18,11 @@ SPACE = {
 }
 
 
-def class_prior(ctx) -> float:
-    """The share of positives the hardened labels keep, from the weak labels on w2s_train (no truth)."""
-    kind = str(ctx.hparams.get("prior", "weak_rate"))
-    if kind == "fixed":
-        return float(ctx.hparams.get("prior_value", 0.5))
-    weak = ctx.weak_p()
-    return float(weak.mean()) if kind == "calibrated_mean" else float((weak > 0.5).mean())
-
-
-def neighbour_mean(emb: np.ndarray, labels: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
-    """Mean of `labels` over each row's `k` nearest other rows by cosine similarity of `emb`."""
-    x = torch.nn.functional.normalize(torch.as_tensor(emb, dtype=torch.float32), dim=1)
-    y = torch.as_tensor(labels, dtype=torch.float32)
-    k = max(1, min(k, len(x) - 1))
-    out = []
-    for start in range(0, len(x), chunk):
-        sim = x[start : start + chunk] @ x.T
-        rows = torch.arange(start, min(start + chunk, len(x)))
-        sim[rows - start, rows] = -2.0  # never your own neighbour
-        out.append(y[sim.topk(k, dim=1).indices].mean(dim=1))
-    return torch.cat(out).numpy()
-
-
 def denoised_labels(ctx) -> np.ndarray:
     """The weak ensemble's mean label, mixed with its neighbours' mean by `knn_mix`."""
     ensemble = np.concatenate([ctx.weak_p()[:, None], ctx.weak_members()], axis=1).mean(axis=1)
     k, mix = int(ctx.hparams.get("knn_k", 20)), float(ctx.hparams.get("knn_mix", 0.5))
-    smoothed = neighbour_mean(ctx.embeddings("w2s_train"), ensemble, k)
+    smoothed = ctx.neighbour_mean(ensemble, k)
     return ((1 - mix) * ensemble + mix * smoothed).astype(np.float32)
 
 
@@ -54,7 +31,7 @@ def loss(logits: torch.Tensor, weak_p: torch.Tensor, progress: float, ctx) -> to
     warmup = float(ctx.hparams.get("aux_warmup", 0.2))
     alpha = alpha_max * min(1.0, progress / warmup) if warmup > 0 else alpha_max
     p = torch.softmax(logits, dim=1)[:, 1].detach()
-    prior = class_prior(ctx)
+    prior = ctx.class_prior()
     threshold = torch.quantile(p, 1 - prior) if 0 < prior < 1 else torch.tensor(0.5)
     target_p = (1 - alpha) * weak_p + alpha * (p >= threshold).float()
     target = torch.stack([1 - target_p, target_p], dim=1)

@@ -20,15 +20,6 @@ SPACE = {
 }
 
 
-def class_prior(ctx) -> float:
-    """The share of positives the hardened labels keep, from the weak labels on w2s_train (no truth)."""
-    kind = str(ctx.hparams.get("prior", "weak_rate"))
-    if kind == "fixed":
-        return float(ctx.hparams.get("prior_value", 0.5))
-    weak = ctx.weak_p()
-    return float(weak.mean()) if kind == "calibrated_mean" else float((weak > 0.5).mean())
-
-
 def relabel(strong_p: np.ndarray, weak_p: np.ndarray, prior: float, frac: float) -> np.ndarray:
     """Weak labels, with the `frac` most confident examples replaced by the student's hardened label."""
     threshold = np.quantile(strong_p, 1 - prior) if 0 < prior < 1 else 0.5
@@ -48,7 +39,7 @@ def loss(logits: torch.Tensor, weak_p: torch.Tensor, progress: float, ctx) -> to
 
 def train(ctx) -> None:
     weak = ctx.weak_p()
-    labels, prior = weak, class_prior(ctx)
+    labels, prior = weak, ctx.class_prior()
     frac = float(ctx.hparams.get("st_frac", 0.5))
     for r in range(int(ctx.hparams.get("st_rounds", 2))):
         student = ctx.fit(labels, record=False)

@@ -1,6 +1,7 @@
 """Each library method on tiny real data, plus the math of the losses."""
 
-from types import SimpleNamespace
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,18 +12,27 @@ from aar.w2s.templates import LIBRARY_METHODS, method_meta, resolve_method
 from tests.conftest import TEMPLATES
 
 
-def load(name: str):
+def common() -> ModuleType:
+    """The templates' shared runner code (what a job imports as `common`)."""
     import sys
 
     sys.path.insert(0, str(TEMPLATES))
     import common
 
-    return common.load_method(TEMPLATES / "methods" / f"{name}.py")
+    return common
 
 
-def ctx(weak=(0.9, 0.1, 0.8, 0.2), **hp):
-    """A stand-in for the runner's context: hyperparameters and w2s_train's weak labels."""
-    return SimpleNamespace(hparams=hp, weak_p=lambda: np.asarray(weak, dtype=np.float32), seed=0)
+def load(name: str):
+    return common().load_method(TEMPLATES / "methods" / f"{name}.py")
+
+
+def ctx(weak=(0.9, 0.1, 0.8, 0.2), emb=None, **hp):
+    """The runner's context over w2s_train's weak labels (each its own one-member ensemble), `hp`, and
+    frozen strong features `emb` when given; no model is trained through it."""
+    rows = [{"id": str(i), "weak_p": float(w), "weak_members": [float(w)]} for i, w in enumerate(weak)]
+    backend = SimpleNamespace(embeddings=lambda role, split: emb)
+    return common().Context(hparams=hp, seed=0, data={"w2s_train": rows}, out_dir=Path("/nonexistent"),
+                            backend=backend, roles=["strong"])  # fmt: skip
 
 
 @pytest.mark.parametrize("name", LIBRARY_METHODS)
@@ -77,25 +87,27 @@ def test_bootstrap_declares_an_intermediate():
 
 
 def test_priors_are_label_free_and_selectable():
+    """One prior for every method that hardens labels: the runner's `ctx.class_prior()` (common.py)."""
     weak = np.array([0.45, 0.45, 0.45, 0.6, 0.3, 0.9, 0.2, 0.45, 0.45, 0.6])  # mean 0.485, rate 0.3
+    assert ctx(weak).class_prior() == pytest.approx(0.3)  # default: the rate of weak labels above 0.5
+    assert ctx(weak, prior="calibrated_mean").class_prior() == pytest.approx(weak.mean())
+    assert ctx(weak, prior="fixed", prior_value=0.42).class_prior() == 0.42
     for name in ("aux_conf", "self_train", "denoised_aux_conf"):
-        prior = load(name).class_prior
-        assert prior(ctx(weak)) == pytest.approx(0.3)  # default: the rate of weak labels above 0.5
-        assert prior(ctx(weak, prior="calibrated_mean")) == pytest.approx(weak.mean())
-        assert prior(ctx(weak, prior="fixed", prior_value=0.42)) == 0.42
+        assert "ctx.class_prior()" in (TEMPLATES / "methods" / f"{name}.py").read_text()
         space = method_meta(TEMPLATES / "methods" / f"{name}.py")["SPACE"]
         assert (
             space["prior"]["choices"] == ["weak_rate", "calibrated_mean", "fixed"] and "prior_value" in space
         )
 
 
-def test_aux_conf_hardens_to_the_weak_rate_not_the_mean_soft_label():
+@pytest.mark.parametrize("name", ["aux_conf", "denoised_aux_conf"])
+def test_aux_conf_hardens_to_the_weak_rate_not_the_mean_soft_label(name: str):
     """The issue's bug: a weak model whose mean soft label (0.485) overstates its rate of positives (0.3).
 
     Planted: the old prior (the batch's mean weak_p) hardens 50% of the batch to 1; this one, 30%."""
     weak = torch.tensor([0.45, 0.45, 0.45, 0.6, 0.3, 0.9, 0.2, 0.45, 0.45, 0.6])
     logits = torch.stack([torch.zeros(10), torch.linspace(-2, 2, 10)], dim=1)
-    loss = load("aux_conf").loss(logits, weak, 1.0, ctx(weak.numpy(), aux_alpha=1.0, aux_warmup=0.0))
+    loss = load(name).loss(logits, weak, 1.0, ctx(weak.numpy(), aux_alpha=1.0, aux_warmup=0.0))
     targets = [round(float(torch.exp(-v)), 3) for v in loss]  # full alpha: the hard target's likelihood
     p = torch.softmax(logits, dim=1)[:, 1]
     hardened = [i for i, t in enumerate(targets) if abs(t - float(p[i])) < 1e-3]
@@ -119,20 +131,21 @@ def acc(p, y) -> float:
 def test_knn_denoising_fixes_planted_label_noise_on_separable_embeddings():
     emb, weak, y = separable()
     assert acc(weak, y) < 0.8
-    for name in ("knn_denoise", "denoised_aux_conf"):
-        smoothed = load(name).neighbour_mean(emb, weak, 20)
-        assert acc(smoothed, y) > 0.97
-        # Planted: neighbours from an embedding that does not know the classes fix nothing.
-        blind = load(name).neighbour_mean(np.random.default_rng(1).normal(size=emb.shape), weak, 20)
-        assert acc(blind, y) < 0.7
-    assert acc(load("knn_denoise").smooth(emb, weak, 20, 1.0), y) > 0.97
+    assert acc(common().neighbour_mean(emb, weak, 20), y) > 0.97
+    # Planted: neighbours from an embedding that does not know the classes fix nothing.
+    blind = np.random.default_rng(1).normal(size=emb.shape)
+    assert acc(common().neighbour_mean(blind, weak, 20), y) < 0.7
+    # Both methods smooth with the strong model's own features, through ctx.neighbour_mean.
+    assert acc(load("knn_denoise").smooth(ctx(weak, emb), weak, 20, 1.0), y) > 0.97
+    assert acc(load("knn_denoise").smooth(ctx(weak, blind), weak, 20, 1.0), y) < 0.7
+    denoised = load("denoised_aux_conf").denoised_labels
+    assert acc(denoised(ctx(weak, emb, knn_k=20, knn_mix=1.0)), y) > 0.97
+    assert acc(denoised(ctx(weak, blind, knn_k=20, knn_mix=1.0)), y) < 0.7
 
 
 def test_knn_never_counts_an_example_as_its_own_neighbour():
     emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
-    np.testing.assert_allclose(
-        load("knn_denoise").neighbour_mean(emb, np.array([1.0, 0.0, 0.0]), 1), [0, 1, 0]
-    )
+    np.testing.assert_allclose(common().neighbour_mean(emb, np.array([1.0, 0.0, 0.0]), 1), [0, 1, 0])
 
 
 def test_self_training_relabels_only_confident_examples_and_keeps_the_prior():
