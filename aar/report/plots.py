@@ -12,8 +12,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from matplotlib.dates import ConciseDateFormatter
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from aar.report.data import MethodRow
 from aar.store.queries import BestSoFarPoint, BurnPoint
@@ -22,6 +26,9 @@ SIZE = (6.4, 3.4)
 MAX_POINTS = 2000
 # Best-so-far plot: experiments more than the plot's range (and at least this) below it are clipped.
 CLIP_MIN_SPAN = 0.25
+# Time axes: at most this many ticks per panel, fewer until no two labels touch (see `fit_time_ticks`).
+MAX_TIME_TICKS = 6
+LABEL_GAP_PX = 2.0
 
 
 def to_svg(fig: Figure) -> str:
@@ -143,9 +150,14 @@ def pgr_by_method(rows: Sequence[MethodRow], *, split: str) -> str:
 
 def budget_burn(points: Sequence[BurnPoint], limits: Mapping[str, float]) -> str:
     """Cumulative spend over time: one panel of fractions for the limited kinds, one panel per other kind."""
-    title = "Budget burn"
     if not points:
-        return _empty(title, "nothing charged yet")
+        return _empty("Budget burn", "nothing charged yet")
+    return to_svg(budget_burn_figure(points, limits))
+
+
+def budget_burn_figure(points: Sequence[BurnPoint], limits: Mapping[str, float]) -> Figure:
+    """The budget-burn figure (see `budget_burn`); its time labels never overlap (`fit_time_ticks`)."""
+    title = "Budget burn"
     series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for point in points:
         limit = limits.get(point.kind)
@@ -153,19 +165,57 @@ def budget_burn(points: Sequence[BurnPoint], limits: Mapping[str, float]) -> str
     limited = sorted(k for k in series if limits.get(k))
     panels = ([limited] if limited else []) + [[k] for k in sorted(series) if k not in limited]
     fig = _figure(title)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    axes = fig.subplots(1, len(panels), squeeze=False, sharex=True)[0]  # one time range: one offset label
     for ax, kinds in zip(axes, panels, strict=True):
         for kind in kinds:
             kept = _thin([(t.timestamp(), v) for t, v in series[kind]])
             times = [datetime.fromtimestamp(t, tz=UTC) for t, _ in kept]
             ax.step(times, [v for _, v in kept], where="post", marker=".", label=kind)
         ax.set_title("fraction of limit" if kinds == limited else kinds[0], fontsize=8)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(ax.xaxis.get_major_locator()))
         ax.tick_params(axis="x", labelsize=7)
         if kinds == limited:
             ax.axhline(1.0, color="C3", linewidth=0.8, linestyle="--")
             ax.legend(fontsize=7, loc="upper left")
-    return to_svg(fig)
+    fit_time_ticks(fig, list(axes))
+    return fig
+
+
+def fit_time_ticks(fig: Figure, axes: list[Axes]) -> None:
+    """Date ticks on `axes` (sharing one time range) with no two labels overlapping anywhere in `fig`: the
+    most ticks (MAX_TIME_TICKS down to 2) that fit, labels turned 45° as the last resort. The date/time
+    offset ("2026-Nov-28") is shown once, under the last panel."""
+    for ax in axes[:-1]:
+        ax.xaxis.get_offset_text().set_visible(False)
+    for most in range(MAX_TIME_TICKS, 1, -1):
+        for ax in axes:  # shared axes share one locator and formatter: set on each all the same
+            locator = AutoDateLocator(minticks=1, maxticks=most)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        if not overlapping(tick_label_boxes(fig)):
+            return
+    for ax in axes:
+        ax.tick_params(axis="x", labelrotation=45)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+
+
+def tick_label_boxes(fig: Figure) -> list[Bbox]:
+    """Where each drawn x tick label and x offset text of `fig` lies, in display pixels."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    boxes = []
+    for ax in fig.axes:
+        low, high = sorted(ax.get_xlim())
+        texts: list[Text] = [t for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
+        texts.append(ax.xaxis.get_offset_text())
+        boxes += [t.get_window_extent(renderer) for t in texts if t.get_visible() and t.get_text()]
+    return boxes
+
+
+def overlapping(boxes: Sequence[Bbox], gap: float = LABEL_GAP_PX) -> bool:
+    """Whether any two boxes overlap (or come closer than `gap` pixels side by side)."""
+    padded = [Bbox.from_extents(b.x0 - gap / 2, b.y0, b.x1 + gap / 2, b.y1) for b in boxes]
+    return any(a.overlaps(b) for i, a in enumerate(padded) for b in padded[i + 1 :])
 
 
 def experiment_curve(points: Sequence[tuple[str, int, float | None, float | None]]) -> str:
