@@ -4,7 +4,6 @@ Every sandbox's `run(job)` returns an `ExecResult` and raises only for infrastru
 """
 
 from aar.sandbox.base import ExecResult, Job, Sandbox, Status
-from aar.sandbox.outputs import check_expected
 from aar.sandbox.select import SandboxChoice, select_sandbox
 
 __all__ = [
@@ -13,6 +12,5 @@ __all__ = [
     "Sandbox",
     "SandboxChoice",
     "Status",
-    "check_expected",
     "select_sandbox",
 ]

@@ -40,15 +40,13 @@ class Status(StrEnum):
     TIMEOUT = "timeout"  # the host killed it at its wall-clock limit
     OOM = "oom"  # the kernel killed it at its memory limit
     KILLED = "killed"  # killed by a signal for another reason (pids limit, cancellation)
-    INVALID_OUTPUT = "invalid_output"  # exited 0 but its /out failed the host's checks
 
 
 @dataclass(frozen=True)
 class Job:
     """One sandboxed run: the experiment contract's three folders, a command and its limits.
 
-    `expected` maps glob patterns relative to /out (e.g. "seed_0/predictions/*.jsonl") to the exact set
-    of example ids each matching prediction file must hold; each pattern must match at least one file.
+    The sandbox only copies /out back; the host reads the predictions afterwards (`aar.w2s.predictions`).
     """
 
     code_dir: Path
@@ -67,7 +65,6 @@ class Job:
     models: Mapping[str, Path] = field(default_factory=dict)  # role -> host folder, mounted at /models/role
     trusted: bool = False  # True only for code aar itself wrote (weak/ceiling jobs, templates unchanged)
     name: str = "job"
-    expected: Mapping[str, Collection[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Turning how a job's process ended into an `ExecResult`: classify, copy /out back, check predictions."""
+"""Turning how a job's process ended into an `ExecResult`: classify it, copy /out back."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aar.errors import UserError
 from aar.sandbox.base import ExecResult, Job, Status, device_seconds
-from aar.sandbox.outputs import Staging, check_expected, copy_out, is_mountpoint, remove_staging
+from aar.sandbox.outputs import Staging, copy_out, is_mountpoint, remove_staging
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +67,12 @@ def finish(
     sandbox: str,
     force_remove: Callable[[Path], None] | None = None,
 ) -> ExecResult:
-    """Copy /out back (regular files, within caps), check predictions, remove the staging folder."""
+    """Copy /out back (regular files, within caps) and remove the staging folder."""
     status, reason = classify(raw, job)
     try:
         report = copy_out(staging.path, job.out_dir, max_bytes=job.out_mb * 2**20, max_files=job.out_files)
     finally:
         remove_staging(staging, force_remove)
-    if status is Status.OK and job.expected:
-        problem = check_expected(job.out_dir, job.expected)
-        if problem:
-            refused = f"; refused under /out: {', '.join(report.rejected[:5])}" if report.rejected else ""
-            status, reason = Status.INVALID_OUTPUT, problem + refused
     if report.rejected:
         log.warning("job %s: refused under /out: %s", job.name, "; ".join(report.rejected[:10]))
     return ExecResult(

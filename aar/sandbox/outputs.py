@@ -1,23 +1,21 @@
-"""Host-side handling of a job's /out: a bounded staging folder, a careful copy back, prediction checks.
+"""Host-side handling of a job's /out: a bounded staging folder and a careful copy back.
 
 Nothing under /out is trusted. The host copies back regular files only (never following a link), within
-size and count caps, then checks predictions with the host's one reader (aar.w2s.predictions). Metrics
-the job writes about itself are never read here; the host scores predictions against labels only it holds.
+size and count caps; the experiment then reads predictions with the host's one reader
+(aar.w2s.predictions). Metrics the job writes about itself are never read; the host scores predictions
+against labels only it holds.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from aar.w2s.predictions import InvalidOutput, read_predictions
 
 log = logging.getLogger(__name__)
 
@@ -138,28 +136,3 @@ def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "folder nested too deep"
     return "fifo, socket or device"
-
-
-def check_expected(out_dir: Path, expected: Mapping[str, Collection[str]]) -> str | None:
-    """Check every prediction file matching each pattern in `expected`; the first reason, or None if fine."""
-    for pattern, ids in expected.items():
-        matches = _glob_regular_tree(out_dir, pattern)
-        if not matches:
-            return f"no file under /out matches {pattern}"
-        for path in matches:
-            try:
-                read_predictions(path, ids)
-            except InvalidOutput as exc:
-                return f"{path.relative_to(out_dir)}: {exc.reason}"
-    return None
-
-
-def _glob_regular_tree(root: Path, pattern: str) -> list[Path]:
-    """Paths under `root` matching `pattern`, found by walking without following links."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            if fnmatch.fnmatchcase(str(path.relative_to(root)), pattern):
-                found.append(path)
-    return sorted(found)

@@ -49,8 +49,7 @@ def _experiment(root: Path) -> tuple[Job, dict[str, int]]:
     (seed / "eval.jsonl").write_text("".join(json.dumps({"id": i}) + "\n" for i in labels))
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    job = Job(root / "code", root / "data", root / "out", timeout_s=120, memory_mb=1024, trusted=True,
-              expected={"seed_0/predictions/final.jsonl": list(labels)})  # fmt: skip
+    job = Job(root / "code", root / "data", root / "out", timeout_s=120, memory_mb=1024, trusted=True)
     return job, labels
 
 

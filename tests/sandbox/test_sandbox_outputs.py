@@ -106,13 +106,17 @@ def test_fake_metrics_are_ignored(tiny_setup: Setup, sandbox: Sandbox, tmp_path:
 
 
 def test_symlinked_predictions_are_rejected(sandbox: Sandbox, make_job: Any) -> None:
+    """The copy back refuses the link, so the host never reads through it (through `run_experiment` the
+    experiment ends invalid_output, 'final.jsonl is missing': test_hostile_output's symlink_final)."""
     job = make_job(
         """
         os.makedirs("/out/seed_0/predictions")
         os.symlink("/data/seed_0/eval.jsonl", "/out/seed_0/predictions/final.jsonl")
-        """,
-        expected={"seed_0/predictions/*.jsonl": IDS},
+        with open("/out/seed_0/predictions/step_1.jsonl", "w") as f:
+            f.write("{}")
+        """
     )
     result = sandbox.run(job)
-    assert result.status is Status.INVALID_OUTPUT, result
-    assert "symlink" in result.reason
+    assert result.status is Status.OK, result
+    predictions = job.out_dir / "seed_0" / "predictions"
+    assert (predictions / "step_1.jsonl").is_file() and not os.path.lexists(predictions / "final.jsonl")
