@@ -9,11 +9,13 @@ PGDATA="${PGDATA:-/var/lib/postgresql/data}"
 
 die() { echo "aar-entrypoint: $*" >&2; exit 2; }
 
+as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
+
 db_password() {
   if [ -n "${AAR_DB_PASSWORD_FILE:-}" ]; then cat "$AAR_DB_PASSWORD_FILE"; else printf %s "${AAR_DB_PASSWORD:-}"; fi
 }
 
-# PostgreSQL 15 from Debian: a cluster made on first start (user and database `aar`, the password from
+# PostgreSQL 15 from Debian: a cluster made on first start (role and database `aar`, the password from
 # AAR_DB_PASSWORD or the secret file AAR_DB_PASSWORD_FILE; no default), scram-sha-256 over the network.
 run_db() {
   [ "$(id -u)" = 0 ] || die "the db service starts as root (it drops to postgres)"
@@ -23,16 +25,15 @@ run_db() {
   chown postgres:postgres "$PGDATA" /var/run/postgresql
   chmod 700 "$PGDATA"
   if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    pwfile="$(mktemp)"; printf %s "$password" > "$pwfile"; chown postgres "$pwfile"
-    setpriv --reuid=postgres --regid=postgres --init-groups -- "$PGBIN/initdb" -D "$PGDATA" -U aar \
-      --pwfile="$pwfile" --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-    rm -f "$pwfile"
-    echo "CREATE DATABASE aar OWNER aar" | setpriv --reuid=postgres --regid=postgres --init-groups -- \
-      "$PGBIN/postgres" --single -D "$PGDATA" postgres >/dev/null
+    as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+      --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+    quoted="$(printf %s "$password" | sed "s/'/''/g")"
+    printf "CREATE ROLE aar LOGIN PASSWORD '%s';\nCREATE DATABASE aar OWNER aar;\n" "$quoted" |
+      as_postgres "$PGBIN/postgres" --single -D "$PGDATA" postgres >/dev/null
     echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
   fi
   exec setpriv --reuid=postgres --regid=postgres --init-groups -- \
-    "$PGBIN/postgres" -D "$PGDATA" -c listen_addresses='*' -c password_encryption=scram-sha-256
+    "$PGBIN/postgres" -D "$PGDATA" -c listen_addresses='*'
 }
 
 # bubblewrap mounts a fresh /proc for each job; the kernel refuses that while Docker's masks (read-only

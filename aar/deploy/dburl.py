@@ -27,7 +27,7 @@ def database_url(env: MutableMapping[str, str]) -> str | None:
     password = env.get("AAR_DB_PASSWORD", "")
     if secret := env.get("AAR_DB_PASSWORD_FILE", ""):
         try:
-            password = Path(secret).read_text().strip()
+            password = Path(secret).read_text().rstrip("\n")  # as the shell reads it (db service)
         except OSError as exc:
             raise UserError(f"cannot read the database password from {secret}: {exc.strerror}") from None
     if not password:

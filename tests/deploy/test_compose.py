@@ -141,4 +141,4 @@ def test_a_queued_study_runs_in_the_worker_and_the_dashboard_shows_it(stack: Sta
     sha = view["summary"]["study"]["report_sha256"]
     assert sha and stack.get(f"/api/artifacts/{sha}")[0] == 200
     shown = stack.run("exec", "-T", "worker", "aar", "show", "compose-study").stdout
-    assert "finished" in shown.splitlines()[0], shown
+    assert ", finished):" in shown.splitlines()[0], shown

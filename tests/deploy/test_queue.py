@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -131,7 +132,7 @@ def test_enqueue_shows_queued_then_a_worker_runs_it_to_the_end(tmp_path: Path, s
     assert queued.returncode == 0, queued.stderr
     assert "queued study queued-one" in queued.stdout
     show = aar("show", "queued-one", env=env)
-    assert "queued" in show.stdout.splitlines()[0], show.stdout
+    assert ", queued):" in show.stdout.splitlines()[0], show.stdout
     store = open_store(Settings(results_dir=tmp_path / "results"))
     try:
         client = TestClient(create_app(store))
@@ -150,3 +151,21 @@ def test_enqueue_shows_queued_then_a_worker_runs_it_to_the_end(tmp_path: Path, s
         assert time.monotonic() - started < 600
     finally:
         store.close()
+
+
+def test_sigterm_stops_an_idle_worker_cleanly(tmp_path: Path) -> None:
+    env = dict(os.environ, AAR_RESULTS_DIR=str(tmp_path / "results"))
+    worker = subprocess.Popen([sys.executable, "-m", "aar", "worker", "--poll", "0.2"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "results" / "aar.db").exists():  # the store is open: the worker is polling
+            assert worker.poll() is None and time.monotonic() < deadline, worker.stderr
+            time.sleep(0.2)
+        time.sleep(1.0)
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, err
+    assert "worker: SIGTERM; stopping" in out and "worker: stopped after 0 study(ies)" in out
