@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from aar.errors import AarError, UserError
 from aar.store.crud import get_experiment, get_study
@@ -110,36 +111,48 @@ def queue_study(*, session: Session, study_id: int) -> Study:
     return study
 
 
-def claim_queued_study(*, session: Session, worker: str | None = None) -> Study | None:
-    """Take the oldest queued study for this process (queued → running); None when the queue is empty.
+Claimed = TypeVar("Claimed")
 
-    On PostgreSQL the candidate row is locked with SKIP LOCKED so workers do not wait on each other; the
-    conditional UPDATE makes it correct on any database: of two workers, one moves the row, the other
-    tries the next.
+
+def claim_first(
+    session: Session, candidates: SelectOfScalar[Any], take: Callable[[int], Claimed | None]
+) -> Claimed | None:
+    """The first of `candidates` (row ids, in queue order) that `take` moves; None when none is left.
+
+    On PostgreSQL the candidate row is locked with SKIP LOCKED so workers do not wait on each other;
+    `take`'s conditional UPDATE makes it correct on any database: of two workers, one moves the row, the
+    other's `take` returns None and it tries the next candidate.
     """
-    query = (
-        select(Study.id)
-        .where(col(Study.status) == StudyStatus.QUEUED)
-        .order_by(col(Study.id))
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
+    query = candidates.limit(1).with_for_update(skip_locked=True)
     for _ in range(100):
-        study_id = session.exec(query).first()
-        if study_id is None:
+        row_id = session.exec(query).first()
+        if row_id is None:
             return None
-        moved = session.exec(
-            update(Study)
-            .where(col(Study.id) == study_id, col(Study.status) == StudyStatus.QUEUED)
-            .values(status=StudyStatus.RUNNING, heartbeat_at=utcnow(), updated_at=utcnow(),
-                    worker=worker or this_worker())
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-        if moved.rowcount == 1:  # type: ignore[attr-defined]
-            study = get_study(session=session, study_id=study_id)
-            session.refresh(study)
-            return study
+        if (taken := take(row_id)) is not None:
+            return taken
     return None
+
+
+def claim_queued_study(*, session: Session, worker: str | None = None) -> Study | None:
+    """Take the oldest queued study for this process (queued → running); None when the queue is empty."""
+    queued = select(Study.id).where(col(Study.status) == StudyStatus.QUEUED).order_by(col(Study.id))
+    return claim_first(session, queued, lambda study_id: _run_queued(session, study_id, worker))
+
+
+def _run_queued(session: Session, study_id: int, worker: str | None) -> Study | None:
+    """queued → running in one conditional UPDATE; None when another worker took the study first."""
+    moved = session.exec(
+        update(Study)
+        .where(col(Study.id) == study_id, col(Study.status) == StudyStatus.QUEUED)
+        .values(status=StudyStatus.RUNNING, heartbeat_at=utcnow(), updated_at=utcnow(),
+                worker=worker or this_worker())
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    study = get_study(session=session, study_id=study_id)
+    session.refresh(study)
+    return study
 
 
 def set_budget_limits_of(*, session: Session, study_id: int, limits: dict[str, float]) -> None:
@@ -262,27 +275,21 @@ def start_experiment(*, session: Session, experiment_id: int, worker: str | None
 
 
 def claim_next_experiment(*, session: Session, study_id: int, worker: str | None = None) -> Experiment | None:
-    """Start the study's lowest-numbered queued experiment; None when none is left.
-
-    On PostgreSQL the candidate row is locked with SKIP LOCKED so workers do not queue behind each other;
-    the conditional UPDATE in `start_experiment` keeps it correct on any database.
-    """
-    query = (
+    """Start the study's lowest-numbered queued experiment (`claim_first`); None when none is left."""
+    queued = (
         select(Experiment.id)
         .where(Experiment.study_id == study_id, Experiment.status == S.QUEUED)
         .order_by(col(Experiment.number))
-        .limit(1)
-        .with_for_update(skip_locked=True)
     )
-    for _ in range(100):
-        experiment_id = session.exec(query).first()
-        if experiment_id is None:
-            return None
-        try:
-            return start_experiment(session=session, experiment_id=experiment_id, worker=worker)
-        except InvalidTransitionError:
-            continue  # another worker took it first
-    return None
+    return claim_first(session, queued, lambda experiment_id: _start_queued(session, experiment_id, worker))
+
+
+def _start_queued(session: Session, experiment_id: int, worker: str | None) -> Experiment | None:
+    """`start_experiment`, or None when another worker started it first."""
+    try:
+        return start_experiment(session=session, experiment_id=experiment_id, worker=worker)
+    except InvalidTransitionError:
+        return None
 
 
 def finish_experiment(
