@@ -8,6 +8,8 @@ One cluster per module (Ray starts slowly); the lost-node test kills the worker,
 
 from __future__ import annotations
 
+import importlib
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +30,8 @@ from aar.w2s.splits import SplitSizes
 from aar.w2s.templates import get_template
 from tests.graph.conftest import Events, study_config
 
-ray = pytest.importorskip("ray")
+# Ray is a dev dependency: under CI=true (bin/test's default) a missing Ray fails collection, never skips.
+ray = importlib.import_module("ray") if os.environ.get("CI") == "true" else pytest.importorskip("ray")
 from aar.executors.local_cluster import LocalCluster, local_cluster  # noqa: E402 - once Ray is there
 from aar.executors.ray_cluster import NodeSandbox, RayExecutor, pack, unpack  # noqa: E402
 
