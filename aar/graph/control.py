@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -127,10 +128,14 @@ class StudyControl:
     def hard_stop(self, reason: str, code: int) -> None:
         """Kill the running jobs, mark the study stopped, run `on_hard_stop`, and exit with `code`."""
         kill_child_jobs()
-        # In a thread, bounded: the signal may have landed while this thread holds a database lock.
+        # In threads, bounded: the signal may have landed while this thread holds a database lock, and a
+        # Docker engine may be slow to answer.
+        remover = threading.Thread(target=kill_own_containers, daemon=True)
         worker = threading.Thread(target=self._record_hard_stop, args=(reason,), daemon=True)
+        remover.start()
         worker.start()
         worker.join(timeout=HARD_STOP_WAIT_S)
+        remover.join(timeout=HARD_STOP_WAIT_S)
         self.say(f"{reason}; resume with: aar resume {self.study_id}")
         os._exit(code)
 
@@ -144,6 +149,15 @@ class StudyControl:
             log.warning("study %s: could not record the stop: %s", self.study_id, exc)
         if self.on_hard_stop is not None:
             self.on_hard_stop(reason)
+
+
+def kill_own_containers() -> int:
+    """Kill and remove the sandbox containers this process started (jobs in Docker are no child processes).
+
+    Only when this process used Docker (its sandbox module is loaded): a hard stop never imports it.
+    """
+    docker_sandbox: Any = sys.modules.get("aar.sandbox.docker")
+    return 0 if docker_sandbox is None else int(docker_sandbox.remove_own())
 
 
 def kill_child_jobs() -> list[int]:

@@ -302,6 +302,20 @@ def _remove(container: Container) -> None:
         log.error("could not remove container %s: %s (it is labelled %s)", container.name, exc, LABEL)
 
 
+def remove_own(timeout_s: float = 10.0) -> int:
+    """Kill and remove every container this process started; returns how many. For a hard stop (SIGTERM,
+    Ctrl-C twice): a job's container is no child process, so killing the children leaves it running."""
+    try:
+        client = connect(timeout_s)
+        mine = client.containers.list(all=True, filters={"label": f"{LABEL}={owner_tag()}"})
+    except (InfraError, DockerException, requests.exceptions.RequestException) as exc:
+        log.warning("could not list this process's sandbox containers: %s", exc)
+        return 0
+    for container in mine:
+        _remove(container)  # forced: a running one is killed
+    return len(mine)
+
+
 def remove_stale(client: docker.DockerClient, staging_root: Path, force_remove: Any = None) -> int:
     """Remove containers and staging folders whose host process is gone; returns how many containers."""
     host = socket.gethostname()
