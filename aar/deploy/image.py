@@ -38,7 +38,7 @@ IMAGE_PYTHON = "python3.11"
 # aar's own editable install in the host venv: the image carries the source instead.
 NOT_COPIED = ("__editable__.aar-", "__editable___aar_", "aar-0.")
 # What of this checkout goes into the app image.
-SOURCES = ("aar", "experiment_templates", "pyproject.toml")
+SOURCES = ("aar", "experiment_templates", "sandbox", "pyproject.toml")
 Runner = Callable[[list[str]], None]
 
 
@@ -83,7 +83,19 @@ def build(
     if env_built:
         build_env(env_image, site=site, jobenv=jobenv, base=base, run=run)
     build_app(image, env_image=env_image, run=run)
+    if env_built:
+        remove_old_envs(keep=env_image)
     return BuildResult(image, env_image, env_built, time.monotonic() - started)
+
+
+def remove_old_envs(*, keep: str) -> list[str]:
+    """Untag the environment images of earlier dependency sets (4 GB each); one still in use stays."""
+    listed = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", ENV_REPOSITORY],
+                            capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
+    old = [tag for tag in listed if tag != keep]
+    for tag in old:
+        subprocess.run(["docker", "image", "rm", tag], capture_output=True, check=False)
+    return old
 
 
 def docker_run(argv: list[str]) -> None:

@@ -28,7 +28,7 @@ TINY = "weak_train=48,w2s_train=96,dev=32,test=32"
 # A password URL-quoting must survive (the image builds the store's URL from it).
 PASSWORD = secrets.token_hex(12) + "@/:%?"
 HEALTHY_WITHIN_S = 240
-FINISHED_WITHIN_S = 600
+FINISHED_WITHIN_S = 900
 
 
 def compose_or_skip() -> str:
@@ -125,15 +125,20 @@ def test_a_queued_study_runs_in_the_worker_and_the_dashboard_shows_it(stack: Sta
     study_id = json.loads(queued.stdout)["id"]
     assert json.loads(queued.stdout)["status"] == "queued"
     deadline = time.monotonic() + FINISHED_WITHIN_S
-    while (status := stack.json(f"/api/studies/{study_id}")["summary"]["study"]["status"]) != "finished":
-        assert status in ("queued", "running"), f"study {status}:\n{stack.logs()}"
-        assert time.monotonic() < deadline, f"study still {status}:\n{stack.logs()}"
+    # Finished, then its report (the study is marked finished first, so that the report says so).
+    while not ((study := stack.json(f"/api/studies/{study_id}")["summary"]["study"])["report_sha256"]):
+        assert study["status"] in ("queued", "running", "finished"), f"study {study}:\n{stack.logs()}"
+        assert time.monotonic() < deadline, f"study still {study['status']}:\n{stack.logs()}"
         time.sleep(3)
+    assert study["status"] == "finished"
     view = stack.json(f"/api/studies/{study_id}")
     experiments = [stack.json(f"/api/experiments/{row['id']}") for row in view["experiments"]["rows"]]
     assert experiments, view
-    # The agent's code ran under bubblewrap inside the worker, and the dashboard shows it.
-    assert {e["detail"]["experiment"]["sandbox_kind"] for e in experiments} == {"bwrap"}
+    # The method jobs ran under bubblewrap inside the worker (the naive baseline runs in-process).
+    ran = [
+        (e["detail"]["experiment"]["sandbox_kind"], e["detail"]["experiment"]["status"]) for e in experiments
+    ]
+    assert ("bwrap", "ok") in ran and {kind for kind, _ in ran} <= {"bwrap", "in-process"}, ran
     assert any(e["code"] and "def " in e["code"] for e in experiments)
     # The report the worker wrote, read back through the web container.
     status, report = stack.get(f"/studies/{study_id}/report")
