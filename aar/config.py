@@ -70,6 +70,8 @@ class StudyConfig(BaseModel):
     executor: ExecutorChoice = "local"  # ray: each job a Ray task (AAR_RAY_ADDRESS; aar.executors)
     unsafe_local: bool = False
     per_round: int = 3  # hypotheses proposed per round
+    # Researcher loops proposing into one study (shared hypothesis tree, findings board, deduplicated runs).
+    researchers: int = Field(default=1, ge=1, le=16)
     max_rounds: int = 20
     audit_retries: int = 2  # implement attempts after a failed audit, per hypothesis
     target_pgr: float | None = None  # stop when the best dev PGR's CI lower bound reaches this

@@ -5,6 +5,7 @@ plan → propose → implement → audit → run → evaluate → analyze → de
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -23,8 +24,9 @@ from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Outcome, StudyState
 from aar.progress import fmt_seconds
 from aar.recording import finish_record, method_label, record_result, start_record
-from aar.researchers.base import ResearchView, degenerate, prediction_signals, score_of
+from aar.researchers.base import Decision, ResearchView, degenerate, prediction_signals, score_of
 from aar.researchers.feedback import Released, dev_feedback
+from aar.researchers.types import Proposal
 from aar.researchers.untrusted import fence, summarize_error
 from aar.store import (
     AuditFindingCreate,
@@ -40,8 +42,10 @@ from aar.store import (
     record_audit_finding,
     update_hypothesis,
 )
+from aar.store.findings import record_finding
+from aar.store.models import ResearchFindingCreate
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec
-from aar.w2s.stats import MIN_SEEDS, paired_comparison
+from aar.w2s.stats import MIN_SEEDS, Comparison, paired_comparison
 
 log = logging.getLogger(__name__)
 Update = dict[str, Any]
@@ -101,8 +105,11 @@ def _released(state: StudyState, rt: Runtime) -> tuple[dict[int, Released], str]
     return mechanism.release(state.outcomes, state.naive), mechanism.describe(state.outcomes)
 
 
-def view(state: StudyState, rt: Runtime) -> ResearchView:
-    """What the researcher may see (see `visible`)."""
+def view(
+    state: StudyState, rt: Runtime, researcher: int = 0, claimed: list[Proposal] | None = None
+) -> ResearchView:
+    """What the researcher may see (see `visible`); `researcher` of the team, with what the others
+    `claimed` this round, and the earlier studies' priors (dev mode only)."""
     fb = state.config.feedback
     t = rt.setup.template
     released, note = _released(state, rt)
@@ -112,7 +119,8 @@ def view(state: StudyState, rt: Runtime) -> ResearchView:
         template_defaults=t.defaults, template_space=t.space, library=rt.library, library_spaces=rt.library_spaces,
         history=[o for o in (visible(x, fb, released) for x in state.outcomes) if o is not None],
         naive=visible(state.naive, fb, released), best=visible(state.best, fb, released),
-        budget_left=rt.budget.remaining(), feedback_note=note,
+        budget_left=rt.budget.remaining(), feedback_note=note, researcher=researcher, team=len(rt.team),
+        claimed=tuple(claimed or ()), priors=tuple(rt.priors) if fb == "dev" else (),
     )  # fmt: skip
 
 
@@ -142,15 +150,19 @@ def _est_device_seconds(state: StudyState) -> float:
 # ---- nodes --------------------------------------------------------------------------------------------
 
 
-def step_failed(rt: Runtime, node: str, exc: AgentError, hypothesis_id: int | None = None) -> str:
+def step_failed(
+    rt: Runtime, node: str, exc: AgentError, hypothesis_id: int | None = None, *, member: int | None = None
+) -> str:
     """The one policy for a researcher step that failed, in every node (propose, implement, analyze, decide).
 
     The model already had its retries, each invalid reply shown and stored with its validation error
     (aar.llm.complete_structured); what is left is recorded here as the step's failure (an event flagged
     `failed`, shown on the terminal), and the node goes on without the step's output. Returns the reason.
+    In a team, `member` names the researcher whose step failed.
     """
     reason = f"{node} failed: {' '.join(str(exc).split())[:STEP_ERROR]}"
-    rt.event(node, reason, hypothesis_id=hypothesis_id, failed=True)
+    tag = _tag(rt, member) if member is not None else {}
+    rt.event(node, reason, hypothesis_id=hypothesis_id, failed=True, **tag)
     return reason
 
 
@@ -162,7 +174,11 @@ def plan(state: StudyState, rt: Runtime) -> Update:
             "plan",
             f"baselines: weak {state.config.pair.split('→')[0]}, ceiling and naive on {state.config.task}",
         )
-        naive = rt.naive_baseline(list(range(state.config.seeds)))  # shown as progress, timed
+        try:
+            naive = rt.naive_baseline(list(range(state.config.seeds)))  # shown as progress, timed
+        except BudgetExceeded as exc:  # the deadline passed during the baselines: no research, a report
+            rt.event("plan", f"baselines stopped: {exc}")
+            return update | {"stop_reason": f"budget: {exc.limit}"}
         nexp = record_result(
             rt.store,
             study_id=rt.study_id,
@@ -201,26 +217,44 @@ def route_after_plan(state: StudyState) -> Literal["propose", "finalize"]:
 
 
 def propose(state: StudyState, rt: Runtime) -> Update:
-    """The researcher proposes hypotheses; each becomes a Hypothesis row."""
-    try:
-        proposals = rt.researcher.propose(view(state, rt))[: state.config.per_round]
-    except BudgetExceeded as exc:
-        return {"stop_reason": f"budget: {exc.limit}"}
-    except AgentError as exc:  # no valid proposals: the round, and so the study, has nothing to run
-        return {"stop_reason": step_failed(rt, "propose", exc)}
-    candidates = []
-    for p in proposals:
-        with rt.store.session() as session:
-            h = create_hypothesis(session=session, study_id=rt.study_id, hypothesis_in=HypothesisCreate(
-                text=p.text, rationale=p.rationale, expected_effect=p.expected_effect, parent_id=p.parent_id))  # fmt: skip
-            hid = int(h.id or 0)
-        rt.event("propose", p.text, hypothesis_id=hid, method=p.base_method, hparams=p.hparams)
-        candidates.append(Candidate(hypothesis_id=hid, proposal=p))
-    return {
-        "proposals": proposals,
-        "candidates": candidates,
-        **({} if candidates else {"stop_reason": "the researcher proposed nothing"}),
-    }
+    """The researchers propose hypotheses (each up to `per_round`, seeing what the others claimed this
+    round); each becomes a Hypothesis row of the study's one tree."""
+    proposals: list[Proposal] = []
+    candidates: list[Candidate] = []
+    failed = ""
+    for i, researcher in enumerate(rt.team):
+        try:
+            mine = researcher.propose(view(state, rt, i, proposals))[: state.config.per_round]
+        except BudgetExceeded as exc:
+            return {"stop_reason": f"budget: {exc.limit}"}
+        except AgentError as exc:  # no valid proposals from this researcher
+            failed = step_failed(rt, "propose", exc, member=i)
+            continue
+        candidates += [_hypothesis(rt, p, i) for p in mine]
+        proposals += mine
+    if not candidates:  # the round, and so the study, has nothing to run
+        return {"stop_reason": failed or "the researcher proposed nothing"}
+    return {"proposals": proposals, "candidates": candidates}
+
+
+def _tag(rt: Runtime, index: int) -> dict[str, str]:
+    """A team member's label for an event's data; nothing when the study has one researcher."""
+    return {"researcher": rt.who(index)} if rt.helpers else {}
+
+
+def _said(rt: Runtime, index: int, message: str) -> str:
+    """An event message, prefixed with the team member's label in a team."""
+    return f"[{rt.who(index)}] {message}" if rt.helpers else message
+
+
+def _hypothesis(rt: Runtime, p: Proposal, researcher: int) -> Candidate:
+    """A proposal as a Hypothesis row and a pending candidate."""
+    with rt.store.session() as session:
+        h = create_hypothesis(session=session, study_id=rt.study_id, hypothesis_in=HypothesisCreate(
+            text=p.text, rationale=p.rationale, expected_effect=p.expected_effect, parent_id=p.parent_id))  # fmt: skip
+        hid = int(h.id or 0)
+    rt.event("propose", _said(rt, researcher, p.text), hypothesis_id=hid, method=p.base_method, hparams=p.hparams, **_tag(rt, researcher))  # fmt: skip
+    return Candidate(hypothesis_id=hid, proposal=p, researcher=researcher)
 
 
 def route_after_propose(state: StudyState) -> Literal["implement", "finalize"]:
@@ -235,7 +269,7 @@ def implement(state: StudyState, rt: Runtime) -> Update:
             out.append(c)
             continue
         try:
-            code = rt.researcher.implement(c.proposal, c.observations, seen)
+            code = rt.team[c.researcher].implement(c.proposal, c.observations, seen)
         except BudgetExceeded as exc:
             return {"stop_reason": f"budget: {exc.limit}"}
         except AgentError as exc:  # no valid code: the hypothesis fails (audit marks it abandoned)
@@ -351,17 +385,70 @@ def route_after_audit(state: StudyState) -> Literal["implement", "run", "finaliz
 
 
 def run(state: StudyState, rt: Runtime) -> Update:
-    """Launch every audited candidate (budget-checked, in parallel over the free slots); record results."""
+    """Launch every audited candidate (budget-checked, in parallel over the free slots); record results.
+
+    In a team an identical experiment (same method code, same hyperparameters) runs once: a candidate
+    that repeats one already run, or one run this round, shares its result (`duplicate_of`)."""
     todo = [c for c in state.candidates if c.status == "audited"]
+    shared: dict[int, int] = {}  # hypothesis id -> experiment id it shares
+    twins: dict[int, int] = {}  # hypothesis id -> hypothesis id of the identical candidate that runs
+    if rt.helpers:
+        todo, shared, twins = _deduplicate(todo, rt)
     est = _est_device_seconds(state)
     with ThreadPoolExecutor(max_workers=rt.slots) as pool:
         finished = list(pool.map(lambda c: _run_one(c, state, rt, est), todo))
     stop = next((r for r in finished if isinstance(r, str)), None)
-    done = {c.hypothesis_id for c, r in zip(todo, finished, strict=True) if not isinstance(r, str)}
-    cands = [
-        c.model_copy(update={"status": "done"}) if c.hypothesis_id in done else c for c in state.candidates
-    ]
+    ran = {c.hypothesis_id: r for c, r in zip(todo, finished, strict=True) if not isinstance(r, str)}
+    shared |= {h: ran[t] for h, t in twins.items() if t in ran}
+    cands = [_after_run(c, ran, shared, rt) for c in state.candidates]
     return {"candidates": cands, **({"stop_reason": stop} if stop else {})}
+
+
+def _after_run(c: Candidate, ran: dict[int, int], shared: dict[int, int], rt: Runtime) -> Candidate:
+    if c.hypothesis_id in ran:
+        return c.model_copy(update={"status": "done"})
+    if (exp := shared.get(c.hypothesis_id)) is None:
+        return c
+    rt.event(
+        "run",
+        _said(rt, c.researcher, f"hypothesis {c.hypothesis_id}: the same code and hyperparameters already "
+              "ran: not run again, its result is shared"),
+        hypothesis_id=c.hypothesis_id, experiment_id=exp, duplicate=True, **_tag(rt, c.researcher),
+    )  # fmt: skip
+    return c.model_copy(update={"status": "done", "duplicate_of": exp})
+
+
+SHAREABLE = {"ok", "failed", "invalid_output"}  # results an identical job would repeat (not infra ends)
+
+
+def experiment_key(code: str, hparams: Mapping[str, Any]) -> tuple[str, str]:
+    """What makes two search experiments identical: the method code's hash and the hyperparameters."""
+    return hashlib.sha256(code.encode()).hexdigest(), json.dumps(dict(hparams), sort_keys=True, default=str)
+
+
+def _deduplicate(
+    todo: list[Candidate], rt: Runtime
+) -> tuple[list[Candidate], dict[int, int], dict[int, int]]:
+    """Split `todo` into the candidates to run, those an earlier experiment answers (hypothesis id ->
+    experiment id) and those identical to one run this round (hypothesis id -> its hypothesis id)."""
+    with rt.store.session() as session:
+        rows = list_experiments(session=session, study_id=rt.study_id)
+    earlier: dict[tuple[str, str], Experiment] = {}
+    for r in rows:
+        if r.config.get("role") == "search" and r.status in SHAREABLE and r.method_sha256:
+            earlier.setdefault((r.method_sha256, experiment_key("", r.config.get("hparams") or {})[1]), r)
+    first: dict[tuple[str, str], int] = {}
+    keep, shared, twins = [], {}, {}
+    for c in todo:
+        key = experiment_key(c.code, c.proposal.hparams)
+        if (row := earlier.get(key)) is not None and row.hypothesis_id != c.hypothesis_id:
+            shared[c.hypothesis_id] = int(row.id or 0)
+        elif key in first:
+            twins[c.hypothesis_id] = first[key]
+        else:
+            first[key] = c.hypothesis_id
+            keep.append(c)
+    return keep, shared, twins
 
 
 FINISHED = {s.value for s in ExperimentStatus} - {"queued", "running", "interrupted"}
@@ -478,12 +565,15 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
     best, improved, stop = state.best, False, None
     seen = view(state, rt)
     judged: list[Outcome] = []
+    by_hypothesis = {c.hypothesis_id: c for c in state.candidates}
     for o in new:
         if state.naive and o.status == "ok":
             o = o.model_copy(update=_verdicts(rt, o, state.naive, best))
         judged.append(o)
+        c = by_hypothesis[o.hypothesis_id or 0]
+        _post(rt, state, o, c)
         try:
-            finding = rt.researcher.analyze(shown(o, seen), seen)
+            finding = rt.team[c.researcher].analyze(shown(o, seen), seen)
         except BudgetExceeded as exc:
             finding, stop = f"(no analysis: budget limit {exc.limit} reached)", f"budget: {exc.limit}"
         except AgentError as exc:  # no valid finding: the verdicts still stand
@@ -501,12 +591,65 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
             best is None or (score_of(o, feedback) or 0) > (score_of(best, feedback) or 0)
         ):
             best, improved = o, True
+    for c in state.candidates:
+        if c.status == "done" and c.duplicate_of is not None:
+            _share(rt, state, c, {o.experiment_id: o for o in [*state.outcomes, *judged]})
     update: Update = {
         "outcomes": judged,
         "best": best,
         "stalled_rounds": 0 if improved else state.stalled_rounds + 1,
     }
     return update | ({"stop_reason": stop} if stop else {})
+
+
+def _share(rt: Runtime, state: StudyState, c: Candidate, outcomes: dict[int, Outcome]) -> None:
+    """A duplicate's hypothesis takes the result of the experiment it repeats: status, finding, board row."""
+    twin = outcomes.get(c.duplicate_of or 0)
+    status = _hypothesis_status(twin) if twin is not None else HypothesisStatus.ABANDONED
+    finding = (
+        f"same code and hyperparameters as hypothesis {twin.hypothesis_id}'s experiment: its result is shared"
+        if twin is not None else "same code and hyperparameters as an earlier experiment, which left no result"
+    )  # fmt: skip
+    with rt.store.session() as session:
+        update_hypothesis(session=session, hypothesis_id=c.hypothesis_id, status=status, finding=finding)
+    if twin is not None:
+        _post(rt, state, twin, c, duplicate=True)
+
+
+def _post(rt: Runtime, state: StudyState, o: Outcome, c: Candidate, *, duplicate: bool = False) -> None:
+    """Post candidate `c`'s result `o` to the study's findings board: the hyperparameters it set, Δ dev
+    PGR vs naive with its CI, and the gap (weak and ceiling dev accuracy) it was measured on. Numbers and
+    names only (never a job's output); `duplicate`: `o` is the identical experiment it shares."""
+    delta, gap = _vs_naive(rt, o, state.naive)
+    est = delta.diff if delta is not None else None
+    row = ResearchFindingCreate(
+        hypothesis_id=c.hypothesis_id, experiment_id=o.experiment_id, researcher=rt.who(c.researcher),
+        task_fingerprint=rt.setup.fingerprint, pair=state.config.pair, feedback=state.config.feedback,
+        method=o.method[:200], code_sha256=experiment_key(o.code, {})[0], hparams=c.proposal.hparams, status=o.status[:20],
+        delta=_finite(est.mean if est else None), delta_lo=_finite(est.lo if est else None),
+        delta_hi=_finite(est.hi if est else None), verdict=(delta.verdict if delta else "")[:60],
+        weak_acc=gap.get("weak_acc"), ceiling_acc=gap.get("ceiling_acc"), duplicate=duplicate,
+    )  # fmt: skip
+    with rt.store.session() as session:
+        record_finding(session=session, study_id=rt.study_id, finding_in=row)
+
+
+def _vs_naive(rt: Runtime, o: Outcome, naive: Outcome | None) -> tuple[Comparison | None, dict[str, float]]:
+    """The outcome's paired Δ against naive on dev (None unless both ran) and its dev weak/ceiling accuracy."""
+    with rt.store.session() as session:
+        rows = [find_experiment(session=session, experiment_id=x.experiment_id) for x in (o, naive) if x]
+    if not rows or rows[0] is None:
+        return None, {}
+    mine = _load_result(rt, rows[0])
+    dev = mine.to_json()["splits"].get("dev", {}) if mine.seed_results else {}
+    gap = {k: float(v) for k in ("weak_acc", "ceiling_acc") if (v := _finite(dev.get(k))) is not None}
+    if o.status != "ok" or len(rows) < 2 or rows[1] is None:
+        return None, gap
+    return mine.compare(_load_result(rt, rows[1]), "dev"), gap
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
 
 
 def _verdicts(rt: Runtime, o: Outcome, naive: Outcome, best: Outcome | None) -> dict[str, str]:
@@ -558,7 +701,7 @@ def decide(state: StudyState, rt: Runtime) -> Update:
         reason = f"goal met: best dev PGR CI lower bound {best.dev_pgr_lo:.3f} ≥ target {cfg.target_pgr}"
     else:
         try:
-            decision = rt.researcher.decide(view(state, rt))
+            decision = _team_decision(state, rt) if rt.helpers else rt.researcher.decide(view(state, rt))
         except BudgetExceeded as exc:
             decision_reason = f"budget: {exc.limit}"
             rt.event("decide", f"stop: {decision_reason}")
@@ -572,6 +715,21 @@ def decide(state: StudyState, rt: Runtime) -> Update:
         reason = f"researcher: {decision.reason}"
     rt.event("decide", f"stop: {reason}")
     return {"stop_reason": reason}
+
+
+def _team_decision(state: StudyState, rt: Runtime) -> Decision:
+    """A team stops only when every researcher would stop; one whose step fails counts as going on."""
+    reasons = []
+    for i, researcher in enumerate(rt.team):
+        try:
+            decision = researcher.decide(view(state, rt, i))
+        except AgentError as exc:
+            step_failed(rt, "decide", exc, member=i)
+            return Decision("continue", f"{rt.who(i)} gave no decision")
+        if decision.action != "stop":
+            return Decision("continue", f"{rt.who(i)}: {decision.reason}")
+        reasons.append(f"{rt.who(i)}: {decision.reason}")
+    return Decision("stop", "; ".join(reasons))
 
 
 def route_after_decide(state: StudyState) -> Literal["plan", "finalize"]:

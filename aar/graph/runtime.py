@@ -18,6 +18,7 @@ from aar.config import Settings, StudyConfig
 from aar.errors import InfraError, UserError
 from aar.progress import Phase, Progress, Reporter, fmt_seconds
 from aar.researchers.base import Researcher
+from aar.researchers.types import Prior
 from aar.scheduler import DevicePool, RunnerFactory, local_runner_factory, runner_factory
 from aar.store import AgentEventBase, Store, record_event
 from aar.w2s.baselines import ceiling, weak_labels
@@ -65,12 +66,17 @@ class Runtime:
     progress: Progress = field(default_factory=Progress)
     # Wall seconds of the jobs finished so far, per role (search, smoke, final): the ETA of the next one.
     durations: dict[str, list[float]] = field(default_factory=dict)
+    # `--researchers N`: researchers 2..N beside `researcher` (one team proposing into the study), and
+    # what earlier studies on the same task and pair found (aar.store.findings; dev mode only).
+    helpers: list[Researcher] = field(default_factory=list)
+    priors: list[Prior] = field(default_factory=list)
     _phase: Phase | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.display, Reporter):  # the CLI's display carries the progress to report to
             self.progress = self.display.progress
         self.researcher = TimedResearcher(self.researcher, self.progress)
+        self.helpers = [TimedResearcher(r, self.progress) for r in self.helpers]
         for setup in (self.setup, self.smoke_setup):
             setup.progress = self._embedded
         self.durations = job_durations(self.store, self.study_id)
@@ -78,6 +84,15 @@ class Runtime:
     @property
     def slots(self) -> int:
         return self.pool.size
+
+    @property
+    def team(self) -> list[Researcher]:
+        """The study's researchers: `researcher` first, then the helpers (`--researchers N`)."""
+        return [self.researcher, *self.helpers]
+
+    def who(self, index: int) -> str:
+        """A researcher's label on the board and in the log: r1..rN in a team, else the policy's name."""
+        return f"r{index + 1}" if self.helpers else self.researcher.name
 
     def run(self, spec: ExperimentSpec, *, role: str = "search") -> ExperimentResult:
         """Run one experiment on a free slot (its GPU, or a CPU slot), through the sandbox.

@@ -21,6 +21,9 @@ class Candidate(BaseModel):
     attempts: int = 0
     observations: list[str] = Field(default_factory=list)  # audit/smoke failures shown to implement
     status: str = "pending"  # pending | implemented | audited | failed | done
+    researcher: int = 0  # which of the study's researchers proposed it (`--researchers N`), 0-based
+    # The experiment whose result it shares: an identical one (same code, same hyperparameters) ran first.
+    duplicate_of: int | None = None
 
 
 def merge_outcomes(old: list[Outcome], new: list[Outcome]) -> list[Outcome]:

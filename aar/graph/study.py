@@ -25,6 +25,7 @@ from aar.graph.runtime import (
 )
 from aar.graph.state import StudyState
 from aar.researchers.base import Researcher
+from aar.researchers.priors import load_priors
 from aar.store import (
     Store,
     StudyCreate,
@@ -39,6 +40,7 @@ from aar.store.states import begin_study_run, end_study_run, queue_study
 
 log = logging.getLogger(__name__)
 Notify = Callable[["StudyOutcome"], object]
+TEAM_SEED_STRIDE = 1009  # builtin team member i searches with seed split_seed + i * this
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,19 @@ class StudyOutcome:
     budget_used: dict[str, float] = field(default_factory=dict)
 
 
-def make_researcher(config: StudyConfig, runtime_hooks: dict[str, Any]) -> Researcher:
+def make_researcher(config: StudyConfig, runtime_hooks: dict[str, Any], index: int = 0) -> Researcher:
+    """Researcher `index` (0-based) of the study's `config.researchers`: its own seed (builtin) or style (llm)."""
     if config.policy == "builtin":
         from aar.researchers.builtin import BuiltinResearcher
 
-        return BuiltinResearcher(seed=config.split_seed)
+        return BuiltinResearcher(seed=config.split_seed + TEAM_SEED_STRIDE * index)
     if config.policy == "llm":
-        from aar.researchers.llm import LLMResearcher
+        from aar.researchers.llm import STYLES, LLMResearcher
 
-        return LLMResearcher.from_config(config, **runtime_hooks)
+        researcher = LLMResearcher.from_config(config, **runtime_hooks)
+        if config.researchers > 1:
+            researcher.style = STYLES[index % len(STYLES)]
+        return researcher
     raise UserError(f"unknown policy {config.policy!r}; use builtin or llm")
 
 
@@ -83,10 +89,19 @@ def build_runtime(
     library, spaces = library_sources(settings)
     hooks = {"store": store, "study_id": study_id, "budget": budget, "display": display}
     researcher = make_researcher(config, hooks)
+    helpers = [make_researcher(config, hooks, i) for i in range(1, config.researchers)]
+    priors = load_priors(
+        store,
+        study_id=study_id,
+        task_fingerprint=setup.fingerprint,
+        pair=config.pair,
+        feedback=config.feedback,
+    )
     rt = Runtime(
         config=config, settings=settings, store=store, study_id=study_id, budget=budget,
         researcher=researcher, setup=setup, smoke_setup=smoke, runner_for=runner_for,
         sandbox_kind=kind, pool=pool, display=display, library=library, library_spaces=spaces,
+        helpers=helpers, priors=priors,
     )  # fmt: skip
     return rt
 

@@ -23,6 +23,7 @@ from aar.report.data import (
     primary_split,
 )
 from aar.report.headline import Headline, headline
+from aar.report.team import TeamView, team_view
 from aar.store.crud import find_study, get_study
 from aar.store.engine import Store
 from aar.store.models import CurvePoint, ExperimentStatus
@@ -74,6 +75,7 @@ class ReportData:
     feedback: str = ""  # what the researcher saw of ground truth (the dev-feedback mechanism)
     audit: AuditView | None = None  # every audit rejection; its flags are in `flags` too
     headline: Headline | None = None  # the dev winner's sealed-test PGR, dev beside it (selection-aware)
+    team: TeamView | None = None  # which researcher found what (`--researchers N`); None for one
 
 
 def gather(store: Store, study_ref: str | int) -> ReportData:
@@ -115,6 +117,11 @@ def _gather(session: Session, study_id: int) -> ReportData:
         feedback=feedback_mechanism(summary.study.feedback_mode),
         audit=audit,
         headline=headline(runs, methods, split),
+        team=team_view(
+            session=session,
+            study_id=study_id,
+            winner_hypothesis=methods[0].best_run.hypothesis_id if methods else None,
+        ),
     )
 
 

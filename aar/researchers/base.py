@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aar.researchers.types import Outcome, Proposal
+from aar.researchers.types import Outcome, Prior, Proposal
 
 if TYPE_CHECKING:
     from aar.w2s.experiment import ExperimentResult
@@ -34,6 +34,13 @@ class ResearchView:
     best: Outcome | None
     budget_left: dict[str, float | None] = field(default_factory=dict)
     feedback_note: str = ""  # how to read the released dev scores (noise, rounding, answers left)
+    # Parallel researchers (`--researchers N`): who is asking (0-based), how many share the study, and
+    # what the others already proposed this round (so as not to propose it again).
+    researcher: int = 0
+    team: int = 1
+    claimed: tuple[Proposal, ...] = ()
+    # Earlier studies' findings on the same task and pair (dev mode only; none in blind mode).
+    priors: tuple[Prior, ...] = ()
 
 
 @dataclass(frozen=True)

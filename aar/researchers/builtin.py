@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 
 from aar.researchers.base import Decision, ResearchView, degenerate, score_of
+from aar.researchers.priors import ordered_by_priors
 from aar.researchers.types import Outcome, Proposal
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,13 @@ def _inside(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
 
 
 class BuiltinResearcher:
-    """Library walk, then per-method TPE search; deterministic for a given history and seed."""
+    """Library walk, then per-method TPE search; deterministic for a given history and seed.
+
+    In a team (`--researchers N`) each member has its own seed and starts its walk at its own place in
+    the library (researcher i of N at i/N of the way), skips what the others claimed this round, and
+    searches the contenders in its own order. Priors (earlier studies on the same task and pair) put the
+    methods that helped there first and warm-start the search with their measured points.
+    """
 
     name = "builtin"
 
@@ -53,10 +60,10 @@ class BuiltinResearcher:
     # ---- propose --------------------------------------------------------------------------------
     def propose(self, view: ResearchView) -> list[Proposal]:
         """Untried library methods first, then TPE points for the open contenders: every slot filled."""
-        tried = {o.method for o in view.history}
-        untried = [m for m in LIBRARY_ORDER if m in view.library and m not in tried]
+        tried = {o.method for o in view.history} | {p.base_method for p in view.claimed if not p.hparams}
+        untried = [m for m in self.library_order(view) if m in view.library and m not in tried]
         proposals = [self._library_proposal(m) for m in untried[: view.per_round]]
-        contenders = self._contenders(view)
+        contenders = _rotated(self._contenders(view), view.researcher)
         slots = view.per_round - len(proposals)
         if not contenders or slots <= 0:
             return proposals
@@ -66,6 +73,12 @@ class BuiltinResearcher:
         for method, n in share.items():
             proposals += [self._search_proposal(method, h) for h in self._tpe_asks(method, view, n)]
         return proposals
+
+    @staticmethod
+    def library_order(view: ResearchView) -> list[str]:
+        """The walk's order: this team member's rotation of LIBRARY_ORDER, then what helped before first."""
+        walk = _rotated(list(LIBRARY_ORDER), view.researcher * len(LIBRARY_ORDER) // max(1, view.team))
+        return ordered_by_priors(walk, view.priors) if view.priors else walk
 
     def _library_proposal(self, method: str) -> Proposal:
         return Proposal(
@@ -129,6 +142,28 @@ class BuiltinResearcher:
             known = {k: v for k, v in params.items() if v is not None and _inside(dists[k], v)}
             trials.append(optuna.trial.create_trial(
                 params=known, distributions={k: dists[k] for k in known}, value=value))  # fmt: skip
+        return trials + BuiltinResearcher._prior_trials(method, dists, view)
+
+    @staticmethod
+    def _prior_trials(
+        method: str, dists: dict[str, optuna.distributions.BaseDistribution], view: ResearchView
+    ) -> list[optuna.trial.FrozenTrial]:
+        """Earlier studies' points of `method` as completed trials (warm start): this study's naive dev
+        PGR as released plus the Δ measured there. Dev mode only (blind mode has neither)."""
+        naive = view.naive.dev_pgr if view.naive is not None and view.feedback == "dev" else None
+        if naive is None:
+            return []
+        trials = []
+        for p in view.priors:
+            params = (
+                {k: p.hparams.get(k, view.template_defaults.get(k)) for k in dists}
+                if p.method == method
+                else {}
+            )
+            known = {k: v for k, v in params.items() if v is not None and _inside(dists[k], v)}
+            if known:
+                trials.append(optuna.trial.create_trial(
+                    params=known, distributions={k: dists[k] for k in known}, value=naive + p.delta))  # fmt: skip
         return trials
 
     # ---- implement / analyze / decide ----------------------------------------------------------
@@ -167,6 +202,12 @@ class BuiltinResearcher:
         if reason := converged(view):
             return Decision("stop", reason)
         return Decision("continue", "searching hyperparameters of the open contenders")
+
+
+def _rotated(items: list[str], by: int) -> list[str]:
+    """`items` starting at position `by` (wrapping): a team member's own order."""
+    k = by % len(items) if items else 0
+    return items[k:] + items[:k]
 
 
 # The convergence test: the last CONVERGENCE_ROUNDS full rounds of experiments (after the library walk)

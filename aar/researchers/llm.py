@@ -37,6 +37,7 @@ from aar.llm import (
 from aar.llm.modes import StructuredMode, mode_of_request, parse_mode
 from aar.researchers.base import Decision, ResearchView
 from aar.researchers.mode_log import mode_switch_recorder
+from aar.researchers.priors import claimed_block, priors_block
 from aar.researchers.types import Outcome, Proposal
 from aar.researchers.untrusted import FENCE_TAG, summarize_error
 from aar.store import LLMCallCreate, Store, record_llm_call
@@ -76,10 +77,20 @@ class DecisionOut(BaseModel):
     reason: str
 
 
+# A team's LLM researchers (`--researchers N`) each get a style: researcher i of N the i-th (wrapping).
+STYLES = (
+    "exploit: refine the best configuration found so far (its method, nearby hyperparameters).",
+    "explore: try library methods and ideas no one has tried yet in this study.",
+    "tune: search the hyperparameters (priors, alpha, thresholds) of the most promising method.",
+    "combine: combine the ideas that helped into one method.",
+)
+
+
 class LLMResearcher:
     """A researcher that asks a language model at every step."""
 
     name = "llm"
+    style = ""  # this team member's approach, said in the propose prompt (STYLES); "" alone
 
     def __init__(
         self,
@@ -203,6 +214,8 @@ class LLMResearcher:
             defaults=view.template_defaults, naive=self._brief(view.naive) if view.naive else "", best=self._brief(view.best) if view.best else "",
             history=[self._brief(o) for o in view.history[-30:]], per_round=view.per_round,
         )  # fmt: skip
+        if tail := self._team_context(view):
+            messages[-1] = Message(role="user", content=f"{messages[-1].content}\n{tail}")
         out: Proposals = self._ask(messages, Proposals, "propose")
         return [
             Proposal(
@@ -213,6 +226,13 @@ class LLMResearcher:
             )
             for p in out.hypotheses
         ]
+
+    def _team_context(self, view: ResearchView) -> str:
+        """The propose prompt's tail in a team or with priors: style, the others' claims, earlier findings
+        (sanitized and fenced: aar.researchers.priors); "" alone without priors."""
+        return self.env.get_template("team.j2").render(
+            style=self.style, claimed=claimed_block(view.claimed), priors=priors_block(view.priors)
+        )
 
     def implement(self, proposal: Proposal, observations: list[str], view: ResearchView) -> str:
         messages = self._messages(

@@ -39,3 +39,19 @@ class Outcome(BaseModel):
     verdict_vs_naive: str = ""
     verdict_vs_best: str = ""
     code: str = ""
+
+
+class Prior(BaseModel):
+    """What an earlier study on the same task and pair found about one configuration (its findings
+    board, aar.store.findings): Δ dev PGR against that study's naive baseline, rounded, and the gap it
+    was measured on. Names and numbers only; an LLM sees them sanitized (aar.researchers.priors)."""
+
+    method: str
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    delta: float
+    delta_lo: float | None = None
+    delta_hi: float | None = None
+    verdict: str = ""
+    weak_acc: float | None = None
+    ceiling_acc: float | None = None
+    study_id: int = 0

@@ -452,6 +452,46 @@ class Baseline(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+class ResearchFindingBase(SQLModel):
+    """One entry of the findings board: what a researcher tried, whether it helped (Δ dev PGR vs naive,
+    with its CI), and on which gap (weak and ceiling dev accuracy). Numbers and names only: never a job's
+    output, never a hypothesis's free text. A new study on the same task and pair reads them as priors."""
+
+    hypothesis_id: int | None = Field(default=None, foreign_key="hypothesis.id", index=True)
+    # The experiment whose result this is; a duplicate shares the experiment it duplicated.
+    experiment_id: int | None = Field(default=None, foreign_key="experiment.id", index=True)
+    researcher: str = Field(default="", max_length=40)
+    task_fingerprint: str = Field(default="", max_length=64)
+    pair: str = Field(default="", max_length=200)
+    feedback: str = Field(default="dev", max_length=20)
+    method: str = Field(default="", max_length=200)  # the library method it starts from
+    code_sha256: str = Field(default="", max_length=64)
+    hparams: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    status: str = Field(default="", max_length=20)
+    delta: float | None = None
+    delta_lo: float | None = None
+    delta_hi: float | None = None
+    verdict: str = Field(default="", max_length=60)
+    weak_acc: float | None = None
+    ceiling_acc: float | None = None
+    duplicate: bool = False
+
+
+class ResearchFindingCreate(ResearchFindingBase):
+    """Input for `record_finding`."""
+
+
+class ResearchFinding(ResearchFindingBase, table=True):
+    """A row of the study's findings board (`aar.store.findings`)."""
+
+    __tablename__ = "research_finding"
+    __table_args__ = (Index("ix_research_finding_task_pair", "task_fingerprint", "pair"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    created_at: datetime = _time()
+
+
 STORE_TABLES = (
     "artifact",
     "agent_event",
@@ -464,6 +504,7 @@ STORE_TABLES = (
     "budget_charge",
     "baseline",
     "audit_finding",
+    "research_finding",
     "artifact_blob",
 )
 

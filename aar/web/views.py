@@ -13,6 +13,7 @@ from sqlmodel import Session
 from aar.errors import UserError
 from aar.report.audit import AuditView, audit_view
 from aar.report.data import audit_findings, config_flags, method_name, seeds_of
+from aar.report.team import TeamView, team_view
 from aar.store.artifacts import ArtifactStore, get_artifact
 from aar.store.crud import get_experiment, get_study, list_audit_findings
 from aar.store.models import Experiment, StudyPublic
@@ -93,6 +94,7 @@ class StudyView(BaseModel):
     tree: list[HypothesisNode]
     experiments: ExperimentPage
     audit: AuditView  # every audit rejection; hypotheses given up after them show "rejected by audit"
+    team: TeamView | None = None  # which researcher found what (`--researchers N`); None for one
 
 
 def study_split(*, session: Session, study_id: int, split: Split | None = None) -> Split:
@@ -119,7 +121,17 @@ def study_view(*, session: Session, study_id: int, table: TableParams) -> StudyV
         tree=hypothesis_tree(session=session, study_id=study_id),
         experiments=experiments_table(session=session, study_id=study_id, table=table, split=split),
         audit=audit_view(session=session, study_id=study_id),
+        team=team_view(
+            session=session, study_id=study_id, winner_hypothesis=_winner_hypothesis(session, summary)
+        ),
     )
+
+
+def _winner_hypothesis(session: Session, summary: StudySummary) -> int | None:
+    """The hypothesis of the study's best search run, if any."""
+    if summary.best is None:
+        return None
+    return get_experiment(session=session, experiment_id=summary.best.experiment_id).hypothesis_id
 
 
 def experiments_table(*, session: Session, study_id: int, table: TableParams, split: Split) -> ExperimentPage:
