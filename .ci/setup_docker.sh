@@ -34,4 +34,7 @@ if [[ -z "$(find "$AAR_SANDBOX_PYENV/lib" -maxdepth 0 -perm -o+rx 2>/dev/null)" 
 fi
 # Build the code-only job environment now (seconds, once per set of package versions; then a lookup).
 python -c "from aar.sandbox.pyenv import site_packages; site_packages()"
+# The compose deployment's image (tests/deploy/test_compose.py), here and not in the test's time limit:
+# minutes the first time and after a dependency change (a 4 GB environment layer), then seconds.
+python -m aar deploy build >&2
 unset _aar_missing

@@ -21,7 +21,8 @@ import pytest
 
 from aar.deploy.image import APP_IMAGE, build
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+# The image build inside is seconds once .ci/setup_docker.sh has built it; minutes on a cold machine.
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = "weak_train=48,w2s_train=96,dev=32,test=32"
