@@ -481,15 +481,11 @@ class ResearchFindingCreate(ResearchFindingBase):
     """Input for `record_finding`."""
 
 
-class ResearchFinding(ResearchFindingBase, table=True):
+class ResearchFinding(StudyLogRow, ResearchFindingBase, table=True):
     """A row of the study's findings board (`aar.store.findings`)."""
 
     __tablename__ = "research_finding"
     __table_args__ = (Index("ix_research_finding_task_pair", "task_fingerprint", "pair"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    study_id: int = Field(foreign_key="study.id", index=True)
-    created_at: datetime = _time()
 
 
 STORE_TABLES = (
