@@ -30,6 +30,7 @@ GRID = [
     ("rotten_tomatoes", "static64→minilm-l6"),
     ("boolq", "static64→minilm-l3"),
     ("boolq", "static64→minilm-l6"),
+    ("privacy_qa", "static64→minilm-l6"),
 ]
 METHODS = ("aux_conf", "product", "confident_filter", "weak_ensemble", "bootstrap", "early_stop")
 
@@ -102,10 +103,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
-        "--tasks", default="rotten_tomatoes,boolq", help="comma-separated subset of the grid's tasks"
+        "--tasks",
+        default="rotten_tomatoes,boolq,privacy_qa",
+        help="comma-separated subset of the grid's tasks",
     )
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated library methods")
     parser.add_argument("--pairs", default="", help="comma-separated subset of the grid's pairs")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="reuse this cache (default: a fresh one; cold timings)"
+    )
     args = parser.parse_args()
     seeds = list(range(args.seeds))
     methods = tuple(m for m in args.methods.split(",") if m)
@@ -121,7 +127,7 @@ def main() -> None:
     timings = {}
     with tempfile.TemporaryDirectory(prefix="aar-bench-") as tmp:
         for task, pair in grid:
-            rows, timing = run_cell(task, pair, seeds, Path(tmp) / "cache", methods)
+            rows, timing = run_cell(task, pair, seeds, args.cache or Path(tmp) / "cache", methods)
             lines += rows
             timings[f"{task} {pair}"] = timing
             print("\n".join(rows), flush=True)
