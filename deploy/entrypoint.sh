@@ -55,6 +55,9 @@ case "${1:-}" in
 esac
 if [ "$(id -u)" = 0 ]; then
   [ "${AAR_SANDBOX:-}" = bwrap ] && ready_bwrap
+  # Ray's nodes stay root: bwrap then runs each job as uid 65534 in a size-capped /out, and its process
+  # limit does not count Ray's own threads (it would as uid 10001, README "Team deployment").
+  [ "${AAR_STAY_ROOT:-}" = 1 ] && exec "$@"
   as_aar "$@"
 fi
 exec "$@"
