@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,18 +180,12 @@ def _skipped(name: str) -> bool:
     return name.startswith(NOT_COPIED)
 
 
-class _staging:
+@contextmanager
+def _staging(prefix: str) -> Iterator[Path]:
     """A temporary build context beside the environment's files (hardlinks need the same file system)."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.path: Path | None = None
-
-    def __enter__(self) -> Path:
-        root = Path(os.environ.get("AAR_DEPLOY_STAGING", "/var/tmp"))
-        self.path = Path(tempfile.mkdtemp(prefix=self.prefix, dir=root if root.is_dir() else None))
-        return self.path
-
-    def __exit__(self, *exc: object) -> None:
-        if self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
+    root = Path(os.environ.get("AAR_DEPLOY_STAGING", "/var/tmp"))
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=root if root.is_dir() else None))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
