@@ -155,7 +155,18 @@ def build_app(image: str, *, env_image: str, run: Runner) -> None:
             else:
                 (ctx / "src").mkdir(exist_ok=True)
                 shutil.copy2(source, ctx / "src" / name)
+        before = image_id(image)
         run(["docker", "build", "-q", "-t", image, "--build-arg", f"ENV_IMAGE={env_image}", str(ctx)])
+    if before and before != image_id(image):  # the replaced build, untagged now: a layer per rebuild
+        subprocess.run(["docker", "image", "rm", before], capture_output=True, check=False)
+
+
+def image_id(image: str) -> str:
+    """The local image's id, or "" when there is none."""
+    proc = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", image], capture_output=True, text=True, check=False
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def link_tree(source: Path, target: Path, *, skip: Callable[[str], bool] = lambda _: False) -> None:
