@@ -136,7 +136,7 @@ def build_env(env_image: str, *, site: Path, jobenv: Path, base: str, run: Runne
         link_tree(site, ctx / "opt/aar/venv/lib" / site.parent.name / "site-packages", skip=_skipped)
         link_tree(jobenv, ctx / "opt/aar/aar-jobenv" / jobenv.name)
         log.info("building %s from %s (a few minutes, once per set of dependencies)", env_image, site)
-        run(["docker", "build", "-q", "-t", env_image, "--build-arg", f"BASE={base}",
+        run(["docker", "build", "-q", "--force-rm", "-t", env_image, "--build-arg", f"BASE={base}",
              "--build-arg", f"PYTHON={site.parent.name}", str(ctx)])  # fmt: skip
 
 
@@ -156,7 +156,8 @@ def build_app(image: str, *, env_image: str, run: Runner) -> None:
                 (ctx / "src").mkdir(exist_ok=True)
                 shutil.copy2(source, ctx / "src" / name)
         before = image_id(image)
-        run(["docker", "build", "-q", "-t", image, "--build-arg", f"ENV_IMAGE={env_image}", str(ctx)])
+        run(["docker", "build", "-q", "--force-rm", "-t", image,
+             "--build-arg", f"ENV_IMAGE={env_image}", str(ctx)])  # fmt: skip
     if before and before != image_id(image):  # the replaced build, untagged now: a layer per rebuild
         subprocess.run(["docker", "image", "rm", before], capture_output=True, check=False)
 
