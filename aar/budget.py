@@ -1,8 +1,10 @@
 """Study budgets: limits on LLM dollars and tokens, device-seconds, experiments and a wall-clock deadline.
 
 Usage comes from the store's ledger (every charge is a row), so a resumed study counts what it already
-spent exactly once. Every LLM call and every launch is checked first with an estimate; in-flight
-launches hold a reservation, so parallel launches cannot together overrun a limit by more than one job.
+spent exactly once. Device-seconds cover every job: method jobs and the trusted baseline jobs (weak model,
+ceiling, naive; charged by `charge_baseline`, shown apart as "baselines"). Every LLM call and every launch
+is checked first with an estimate; in-flight launches hold a reservation, so parallel launches cannot
+together overrun a limit by more than one job.
 """
 
 from __future__ import annotations
@@ -147,6 +149,23 @@ class Budget:
                 experiment_id=experiment_id,
             )  # fmt: skip
 
+    def charge_baseline(self, device_seconds: float, what_for: str) -> None:
+        """A trusted baseline job's device time: kind device_seconds (counted against the same limit), keyed
+        as a baseline so the ledger, `aar show` and the report tell it apart from method jobs'."""
+        from aar.store import charge_baseline
+
+        with self.store.session() as session:
+            charge_baseline(
+                session=session, study_id=self.study_id, device_seconds=device_seconds, what_for=what_for
+            )
+
+    def check_time(self) -> None:
+        """Between chunks of long host work (embedding): raise BudgetExceeded("deadline") once the deadline
+        is (within MIN_WALL_S) reached."""
+        left = self.seconds_left()
+        if left is not None and left < MIN_WALL_S:
+            raise BudgetExceeded("deadline", self._deadline_detail(final=True))
+
     def seconds_left(self) -> float | None:
         """Until the deadline (a running job is killed there), or None."""
         return None if self.limits.deadline is None else max(0.0, self.limits.deadline - self.clock())
@@ -244,12 +263,19 @@ def describe_lines(lines: Iterable[BudgetLine], *, now: float, ended: bool = Fal
             continue
         used = fmt_amount(line.kind, line.used)
         if line.limit is None or line.left is None:
-            out.append(f"{line.kind}: {used} used, no limit")
+            text = f"{line.kind}: {used} used, no limit"
         else:
-            out.append(
-                f"{line.kind}: {used} used of {fmt_amount(line.kind, line.limit)}, {fmt_amount(line.kind, line.left)} left"
-            )
+            text = f"{line.kind}: {used} used of {fmt_amount(line.kind, line.limit)}, {fmt_amount(line.kind, line.left)} left"
+        out.append(text + (f" ({part})" if (part := baselines_part(line)) else ""))
     return out
+
+
+def baselines_part(line: BudgetLine) -> str:
+    """`baselines 40, method jobs 80`: how device-seconds used divide, when baseline jobs ran (else "")."""
+    if not line.baselines:
+        return ""
+    rest = max(0.0, line.used - line.baselines)
+    return f"baselines {fmt_amount(line.kind, line.baselines)}, method jobs {fmt_amount(line.kind, rest)}"
 
 
 def _deadline(deadline: float, now: float, ended: bool) -> str:

@@ -3,7 +3,8 @@
 Untrusted method code always runs through a sandbox chosen by `aar.sandbox.select_sandbox`; the host
 then reads and scores the predictions itself (aar.w2s.experiment). Before each job the host resolves the
 job's models to folders (mounted read-only at /models/<role> in Docker and bwrap) and the job runs on the
-devices its slot holds.
+devices its slot holds. aar's own trusted jobs (weak supervisor, ceiling, naive) are placed the same way
+(`trusted_runner`): a slot, the sandbox, a wall-clock limit clamped to the deadline, a ledger charge.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from aar.sandbox import Job, select_sandbox
-from aar.sandbox.base import Sandbox
+from aar.sandbox.base import Sandbox, device_seconds
 from aar.sandbox.gpus import host_gpus
 from aar.sandbox.local import LocalSandbox
 from aar.w2s.experiment import JobRunner
@@ -49,7 +51,8 @@ def sandbox_runner(
     *,
     trusted: bool = False,
 ) -> JobRunner:
-    """A JobRunner that runs each job in `sandbox` with `limits` on `devices` (`trusted`: library code only).
+    """A JobRunner that runs each job in `sandbox` with `limits` on `devices` (`trusted`: library code only,
+    named "baseline"; else "experiment").
 
     The job's models are resolved on the host first: mounted at /models/<role> (Docker, bwrap), or named
     by host path (local).
@@ -61,7 +64,7 @@ def sandbox_runner(
         out.rmdir() if out.is_dir() and not any(out.iterdir()) else None
         job = Job(
             code, data, out, timeout_s=limits.timeout_s, memory_mb=job_memory_mb(limits, devices), cpus=limits.cpus,
-            devices=devices, name="experiment", trusted=trusted, models=models,
+            devices=devices, name="baseline" if trusted else "experiment", trusted=trusted, models=models,
         )  # fmt: skip
         result = sandbox.run(job)
         tail = "\n".join(x for x in (result.reason, result.stderr[-4000:]) if x)
@@ -105,31 +108,62 @@ def runner_factory(
 def local_runner_factory() -> RunnerFactory:
     """Job runners on the local sandbox, for trusted library code when no sandbox is available: a plain
     subprocess, but with the sandboxes' scrubbed environment (no API keys, no AAR_* settings)."""
-    sandbox = LocalSandbox()
+    return trusted_factory(LocalSandbox(), "local")
+
+
+def trusted_factory(sandbox: Sandbox, kind: str, limits: Limits = Limits()) -> RunnerFactory:
+    """Job runners for aar's own library code (`trusted=True`) in `sandbox`, bound to a slot's devices."""
 
     def factory(devices: tuple[str, ...], timeout_s: float = Limits.timeout_s) -> JobRunner:
-        return sandbox_runner(sandbox, "local", Limits(timeout_s=timeout_s), devices=devices, trusted=True)
+        return sandbox_runner(sandbox, kind, replace(limits, timeout_s=timeout_s), devices, trusted=True)
 
     return factory
 
 
-def experiment_runner(
-    kind: str | None, *, unsafe_local: bool = False, announce: Callable[[str], object] | None = None
-) -> JobRunner:
-    """A runner for one job on the default (CPU) slot."""
-    factory, _ = runner_factory(kind, unsafe_local=unsafe_local, announce=announce)
-    return factory(())
+class Placement(NamedTuple):
+    """Where one command's jobs run: the machine's slots, method jobs' and trusted jobs' runners, the kind."""
+
+    pool: DevicePool
+    runner_for: RunnerFactory  # method code (untrusted), in the chosen sandbox
+    trusted_for: RunnerFactory  # aar's library code (baselines), in the same sandbox
+    kind: str
+
+
+def placement(
+    kind: str | None,
+    *,
+    unsafe_local: bool = False,
+    announce: Callable[[str], object] | None = None,
+    parallel: int = 1,
+) -> Placement:
+    """Choose a sandbox as `runner_factory` does, and this machine's device pool (one slot per GPU, else
+    CPU slots, up to `parallel`): what `aar exp run` and `aar baseline` place their jobs with."""
+    choice = select_sandbox(kind, unsafe_local=unsafe_local)
+    if announce:
+        announce(f"sandbox: {choice.kind} ({choice.why})")
+
+    def untrusted(devices: tuple[str, ...], timeout_s: float = Limits.timeout_s) -> JobRunner:
+        return sandbox_runner(choice.sandbox, choice.kind, Limits(timeout_s=timeout_s), devices=devices)
+
+    pool = DevicePool.detect(parallel)
+    return Placement(pool, untrusted, trusted_factory(choice.sandbox, choice.kind), choice.kind)
 
 
 class DevicePool:
     """The machine's job slots: one per GPU (by id), else CPU slots; a job holds one until it ends,
-    so concurrent launches never oversubscribe a device."""
+    so concurrent launches never oversubscribe a device.
+
+    A thread that already holds a slot gets the same one again (nested, not a second slot): a method
+    job's host side computes the baselines it is scored against (trusted jobs) while it holds its slot,
+    and a one-slot pool must not wait on itself.
+    """
 
     def __init__(self, slots: list[tuple[str, ...]]) -> None:
         self._free: queue.Queue[tuple[str, ...]] = queue.Queue()
         for slot in slots:
             self._free.put(slot)
         self.size = len(slots)
+        self._held = threading.local()
 
     @classmethod
     def detect(cls, parallel: int) -> DevicePool:
@@ -142,11 +176,18 @@ class DevicePool:
 
     @contextmanager
     def slot(self) -> Iterator[tuple[str, ...]]:
-        """Hold one free slot (its device ids; () for a CPU slot) until the block ends."""
+        """Hold one free slot (its device ids; () for a CPU slot) until the block ends; in a thread that
+        holds one already, that one."""
+        held: tuple[str, ...] | None = getattr(self._held, "devices", None)
+        if held is not None:
+            yield held
+            return
         devices = self._free.get()
+        self._held.devices = devices
         try:
             yield devices
         finally:
+            self._held.devices = None
             self._free.put(devices)
 
 
@@ -161,22 +202,29 @@ def visible_gpus() -> list[str]:
     return [str(g.index) for g in gpus if str(g.index) in names or g.uuid in names]
 
 
-Charge = Callable[[JobOutcome, tuple[str, ...]], object]
+# (device-seconds, what the job was) -> the ledger: every trusted job's outcome is charged, ok or not.
+Charge = Callable[[float, str], object]
 
 
 def trusted_runner(
     pool: DevicePool,
-    sandbox: Sandbox,
-    kind: str,
+    runner_for: RunnerFactory,
     *,
-    limits: Limits = Limits(),
+    wall: Callable[[], float] | None = None,
     charge: Charge | None = None,
 ) -> TrustedRunner:
     """Trusted jobs (weak supervisor and its ensemble, ceiling, naive) placed like method jobs: each holds
-    a slot of `pool` while it runs in `sandbox` on that slot's devices; `charge(outcome, devices)` (the
-    budget ledger's device-seconds) hears every outcome. Pass it to `aar.w2s.jobs.run_trusted(via=...)`."""
+    a slot of `pool` (the caller's, if its thread holds one) and runs through `runner_for` (the study's
+    sandbox) on that slot's devices. `wall()` gives each job's wall-clock limit when it starts (the
+    study's `Budget.wall_limit`, clamped to the deadline; it raises when no time is left); `charge` gets
+    every outcome's device-seconds (the budget ledger). Pass it to `aar.w2s.jobs.run_trusted(via=...)`
+    or as `Setup.trusted`.
 
-    def run(runner: Path, data: Path, out: Path, method: Path) -> JobOutcome:
+    A job killed under a clamped limit asks `wall()` once more: past the deadline that raises the
+    budget's own error (BudgetExceeded), so the study stops at its deadline rather than failing.
+    """
+
+    def run(runner: Path, data: Path, out: Path, method: Path, *, label: str) -> JobOutcome:
         code = data.parent / "trusted-code"  # beside /data and /out: made readable with them
         code.mkdir(exist_ok=True)
         for src, name in (
@@ -185,10 +233,13 @@ def trusted_runner(
             (method, "method.py"),
         ):
             shutil.copyfile(src, code / name)
+        timeout = Limits.timeout_s if wall is None else wall()
         with pool.slot() as devices:
-            outcome = sandbox_runner(sandbox, kind, limits, devices, trusted=True)(code, data, out)
+            outcome = runner_for(devices, timeout_s=timeout)(code, data, out)
         if charge is not None:
-            charge(outcome, devices)
+            charge(device_seconds(outcome.seconds, devices), label)
+        if outcome.status == "timeout" and wall is not None and timeout < Limits.timeout_s:
+            wall()  # the deadline clamped it: now past it, this raises the budget's error
         return outcome
 
     return run

@@ -145,3 +145,31 @@ def test_budget_lines_are_rounded_for_people(budget_for):
     assert "(59m 49s left)" in text and "3589.1" not in text
     left = budget.remaining()  # what the researcher (and an LLM's prompt) sees
     assert left["deadline_s"] == 3589 and left["usd"] == 1.88 and left["experiments"] == 13
+
+
+def test_baseline_jobs_count_as_device_seconds_and_show_apart(budget_for):
+    """A baseline job's device time counts against the device-seconds limit like a method job's, and the
+    budget lines (terminal, `aar show`, report) say how much of it was baselines."""
+    budget, _ = budget_for(device_seconds=100.0)
+    with budget.store.session() as session:
+        study = session.get(Study, budget.study_id)
+        study.budget_limits = budget.limits.as_store()
+        session.add(study)
+    budget.charge_baseline(40.4, "baseline: weak model static64, seed 0 (5 fits)")
+    budget.charge_baseline(20.0, "baseline: ceiling minilm-l6, seed 0")  # each job charged, none merged
+    budget.charge("device_seconds", 25.0, key="experiment:1:attempt:1:device_seconds")
+    assert budget.used()["device_seconds"] == pytest.approx(85.4)
+    assert "device_seconds: 85 used of 100, 15 left (baselines 60, method jobs 25)" in budget.describe()
+    budget.charge_baseline(20.0, "baseline: naive")
+    with pytest.raises(BudgetExceeded):  # baselines used the limit up: no launch
+        budget.reserve_launch(1.0)
+
+
+def test_host_work_stops_near_the_deadline(budget_for):
+    budget, clock = budget_for(deadline=1010.0)
+    budget.check_time()  # 10 s left: go on
+    clock[0] = 1006.0
+    with pytest.raises(BudgetExceeded) as info:
+        budget.check_time()
+    assert info.value.limit == "deadline"
+    budget_for()[0].check_time()  # no deadline: never stops

@@ -104,7 +104,7 @@ def test_trusted_job_through_the_pool_is_charged(kind: str, naive_job, tmp_path:
     """A trusted baseline job placed on a pool slot and run in a sandbox: the same predictions as in-process,
     and its outcome (with the slot's devices) reaches the ledger callback."""
     from aar.sandbox.local import LocalSandbox
-    from aar.scheduler import trusted_runner
+    from aar.scheduler import trusted_factory, trusted_runner
     from aar.w2s.experiment import build_job
     from aar.w2s.jobs import run_trusted
     from aar.w2s.predictions import read_seed_predictions
@@ -117,11 +117,13 @@ def test_trusted_job_through_the_pool_is_charged(kind: str, naive_job, tmp_path:
 
         sandbox = DockerSandbox(image=os.environ.get("AAR_SANDBOX_IMAGE", "aar-sandbox:cpu"))
     charged: list = []
-    via = trusted_runner(DevicePool([()]), sandbox, kind, charge=lambda o, d: charged.append((o, d)))
+    via = trusted_runner(
+        DevicePool([()]), trusted_factory(sandbox, kind), charge=lambda *c: charged.append(c)
+    )
     code, data, out = build_job(spec, tmp_path / "job")
-    outcome = run_trusted(spec.setup.template.runner, data, out, code / "method.py", via=via)
+    outcome = run_trusted(spec.setup.template.runner, data, out, code / "method.py", via=via, label="naive")
     assert outcome is not None and outcome.status == "ok" and outcome.sandbox == kind
-    assert charged == [(outcome, ())] and outcome.seconds > 0
+    assert charged == [(outcome.seconds, "naive")] and outcome.seconds > 0  # a CPU slot: 1 device
     pooled = read_seed_predictions(out / "seed_0", ids).final
     assert np.allclose(pooled, in_process, atol=1e-5)
 
@@ -129,14 +131,86 @@ def test_trusted_job_through_the_pool_is_charged(kind: str, naive_job, tmp_path:
 def test_trusted_job_on_a_gpu_slot_of_a_cpu_host_fails_at_once(naive_job, tmp_path: Path):
     from aar.sandbox.gpus import GpuUnavailable
     from aar.sandbox.local import LocalSandbox
-    from aar.scheduler import trusted_runner
+    from aar.scheduler import trusted_factory, trusted_runner
     from aar.w2s.experiment import build_job
     from aar.w2s.jobs import run_trusted
 
     spec = naive_job[0]
     charged: list = []
-    via = trusted_runner(DevicePool([("0",)]), LocalSandbox(), "local", charge=lambda o, d: charged.append(o))
+    via = trusted_runner(
+        DevicePool([("0",)]), trusted_factory(LocalSandbox(), "local"), charge=lambda *c: charged.append(c)
+    )
     code, data, out = build_job(spec, tmp_path / "job")
     with pytest.raises(GpuUnavailable, match="assigned GPU 0, but this host has no NVIDIA GPU"):
         run_trusted(spec.setup.template.runner, data, out, code / "method.py", via=via)
     assert charged == []
+
+
+def test_a_thread_holding_a_slot_gets_the_same_one_again():
+    """A method job's host side runs its baselines' jobs while it holds its slot: on a one-slot pool the
+    nested request must get that slot (not wait for itself), and another thread must still wait."""
+    pool = DevicePool([("0",)])
+    seen: list = []
+
+    def nested() -> None:
+        with pool.slot() as outer, pool.slot() as inner:
+            seen.append((outer, inner))
+            other = threading.Thread(target=lambda: pool.slot().__enter__() and None, daemon=True)
+            other.start()
+            other.join(0.3)
+            seen.append(other.is_alive())  # the other thread waits: the slot is held
+
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive(), "a nested slot request waited on itself"
+    assert seen == [(("0",), ("0",)), True]
+
+
+SPIN = '''"""A trusted method that never finishes (the study's deadline must stop it)."""
+
+import torch
+
+SPACE: dict = {}
+
+
+def loss(logits, weak_p, progress, ctx):
+    spin = torch.zeros(1)
+    while True:
+        spin = spin + 1
+'''
+
+
+def test_a_trusted_job_is_clamped_to_the_deadline_and_stops_the_study_there(naive_job, tmp_path: Path):
+    """A baseline job's wall-clock limit is the time left (Budget.wall_limit): one that would run forever
+    is killed at the deadline, charged, and then raises the budget's own error (deadline), not InfraError."""
+    from aar.budget import Budget, BudgetExceeded, Limits
+    from aar.sandbox.local import LocalSandbox
+    from aar.scheduler import trusted_factory, trusted_runner
+    from aar.store import StudyCreate, create_study, open_store
+    from aar.w2s.experiment import build_job
+    from aar.w2s.jobs import run_trusted
+
+    store = open_store(url=None, results_dir=tmp_path / "results")
+    with store.session() as session:
+        study_id = int(create_study(session=session, study_in=StudyCreate(name="d", goal="g")).id or 0)
+    deadline = time.time() + 8
+    budget = Budget(store, study_id, Limits(deadline=deadline))
+    via = trusted_runner(
+        DevicePool([()]), trusted_factory(LocalSandbox(), "local"),
+        wall=lambda: budget.wall_limit(final=True), charge=budget.charge_baseline,
+    )  # fmt: skip
+    (tmp_path / "spin.py").write_text(SPIN)
+    _code, data, out = build_job(naive_job[0], tmp_path / "job")
+    with pytest.raises(BudgetExceeded) as info:
+        run_trusted(
+            naive_job[0].setup.template.runner, data, out, tmp_path / "spin.py", via=via, label="spin"
+        )
+    ended = time.time()
+    assert info.value.limit == "deadline"
+    assert deadline - 1 <= ended <= deadline + 10  # killed at the deadline (plus the kill's grace)
+    assert 5 <= budget.used()["device_seconds"] <= 20  # the killed job is charged as a baseline
+    assert next(line.baselines for line in budget.lines() if line.kind == "device_seconds") > 5
+    with pytest.raises(BudgetExceeded):  # no time left: the next baseline job never starts
+        run_trusted(naive_job[0].setup.template.runner, data, out, tmp_path / "spin.py", via=via, label="x")
+    store.close()

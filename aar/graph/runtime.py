@@ -19,7 +19,7 @@ from aar.errors import InfraError, UserError
 from aar.progress import Phase, Progress, Reporter, fmt_seconds
 from aar.researchers.base import Researcher
 from aar.researchers.types import Prior
-from aar.scheduler import DevicePool, RunnerFactory, local_runner_factory, runner_factory
+from aar.scheduler import DevicePool, RunnerFactory, local_runner_factory, runner_factory, trusted_runner
 from aar.store import AgentEventBase, Store, record_event
 from aar.w2s.baselines import ceiling, weak_labels
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec, empty_result, naive_baseline, run_experiment
@@ -77,8 +77,14 @@ class Runtime:
             self.progress = self.display.progress
         self.researcher = TimedResearcher(self.researcher, self.progress)
         self.helpers = [TimedResearcher(r, self.progress) for r in self.helpers]
+        # Baseline jobs: a pool slot, the study's sandbox, clamped to the deadline, charged to the ledger.
+        baselines = trusted_runner(
+            self.pool, self.runner_for, wall=lambda: self.budget.wall_limit(final=True),
+            charge=self.budget.charge_baseline,
+        )  # fmt: skip
         for setup in (self.setup, self.smoke_setup):
             setup.progress = self._embedded
+            setup.trusted, setup.check = baselines, self._host_work_check
         self.durations = job_durations(self.store, self.study_id)
 
     @property
@@ -117,6 +123,8 @@ class Runtime:
                 result = self._run_requeued(spec, devices, wall)
             except InfraError:
                 raise
+            except BudgetExceeded as exc:  # a baseline it is scored against ran into the deadline
+                result = empty_result(spec, "killed", str(exc), time.monotonic() - started)
             except Exception as exc:  # logged with its traceback, reported as the result
                 log.exception("experiment %s failed on the host", spec.method_name)
                 result = empty_result(spec, "failed", host_error(exc), time.monotonic() - started)
@@ -188,6 +196,11 @@ class Runtime:
                 yield
             finally:
                 self._phase = None
+
+    def _host_work_check(self) -> None:
+        """Between chunks of host work (embedding): stop on request, or at the deadline (BudgetExceeded)."""
+        self.check_stop()
+        self.budget.check_time()
 
     def _embedded(self, label: str, done: int, total: int) -> None:
         """The setups' embedding callback: moves the open phase's bar."""

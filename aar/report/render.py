@@ -14,7 +14,7 @@ from typing import Any, Literal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from aar.budget import fmt_amount
+from aar.budget import baselines_part, fmt_amount
 from aar.errors import UserError
 from aar.report import plots
 from aar.report.gather import ReportData, gather
@@ -52,7 +52,8 @@ def fmt_budget(line: BudgetLine) -> tuple[str, str, str]:
     def amount(value: float | None) -> str:  # rounded as the terminal and `aar show` round it
         return "—" if value is None else fmt_amount(line.kind, value)
 
-    return amount(line.limit), amount(line.used), amount(line.left)
+    part = baselines_part(line)  # device-seconds: baseline jobs' and method jobs' shares
+    return amount(line.limit), amount(line.used) + (f" ({part})" if part else ""), amount(line.left)
 
 
 def fmt_json(value: Any) -> str:

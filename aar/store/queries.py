@@ -29,7 +29,7 @@ from aar.store.models import (
     Study,
     StudyPublic,
 )
-from aar.store.records import budget_used
+from aar.store.records import baseline_seconds, budget_used
 
 # Runs that compete for "best": the agent's search runs, and manual runs that name no role. Baselines,
 # finalists' sealed reruns (`final`) and integrity ablations (`ablation:*`) never do.
@@ -77,6 +77,8 @@ class BudgetLine(BaseModel):
     limit: float | None
     used: float
     left: float | None
+    # Of `used`, what trusted baseline jobs took (device_seconds only; the rest is method jobs').
+    baselines: float | None = None
 
 
 class StudySummary(BaseModel):
@@ -242,7 +244,8 @@ def budget_lines(*, session: Session, study: Study) -> list[BudgetLine]:
         limit = study.budget_limits.get(kind)
         spent = used.get(kind, 0.0)
         left = None if limit is None else max(limit - spent, 0.0)
-        lines.append(BudgetLine(kind=kind, limit=limit, used=spent, left=left))
+        base = baseline_seconds(session=session, study_id=study.id) if kind == "device_seconds" else None
+        lines.append(BudgetLine(kind=kind, limit=limit, used=spent, left=left, baselines=base))
     return lines
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -132,6 +133,34 @@ def charge_budget(
 def _charge_by_key(*, session: Session, study_id: int, key: str) -> BudgetCharge | None:
     query = select(BudgetCharge).where(BudgetCharge.study_id == study_id, BudgetCharge.key == key)
     return session.exec(query).first()
+
+
+# The key prefix of a trusted baseline job's device-seconds charge (weak model, ceiling, naive): kind
+# device_seconds like a method job's (it counts against the same limit), told apart by its key.
+BASELINE_CHARGE = "baseline:"
+
+
+def charge_baseline(*, session: Session, study_id: int, device_seconds: float, what_for: str) -> BudgetCharge:
+    """Charge one trusted baseline job's device-seconds to the study's ledger (each job once: a fresh key)."""
+    key = f"{BASELINE_CHARGE}{uuid.uuid4().hex}"
+    return charge_budget(
+        session=session,
+        study_id=study_id,
+        kind="device_seconds",
+        amount=device_seconds,
+        what_for=what_for,
+        key=key,
+    )
+
+
+def baseline_seconds(*, session: Session, study_id: int) -> float:
+    """Device-seconds the study's baseline jobs took (part of its `device_seconds` used)."""
+    query = select(func.coalesce(func.sum(BudgetCharge.amount), 0.0)).where(
+        BudgetCharge.study_id == study_id,
+        BudgetCharge.kind == "device_seconds",
+        col(BudgetCharge.key).startswith(BASELINE_CHARGE),
+    )
+    return float(session.exec(query).one())
 
 
 def budget_used(*, session: Session, study_id: int) -> dict[str, float]:

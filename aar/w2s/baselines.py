@@ -4,7 +4,9 @@ The weak supervisor is calibrated on its own held-out part of weak_train (`Setup
 calibration.py): it trains on the rest, and its soft labels on every split go through the chosen map.
 
 Cached under `cache/baselines/` by a content hash of everything that produced them (data, splits, model,
-template config, runner code, seed), so every experiment and study on the same setup shares them.
+template config, runner code, seed), so every experiment and study on the same setup shares them: a cached
+baseline runs no job and costs nothing. A computed one runs through `Setup.trusted` when the setup carries
+one (a device-pool slot in the study's sandbox, charged to the ledger), else in this process.
 """
 
 from __future__ import annotations
@@ -51,9 +53,15 @@ def _features_or_empty(setup: Setup, rung: Rung) -> dict[str, np.ndarray] | None
 
 
 def _train_job(
-    setup: Setup, rung: Rung, seeds: list[tuple[int, list[int]]], train_split: str, evals: list[str]
+    setup: Setup,
+    rung: Rung,
+    seeds: list[tuple[int, list[int]]],
+    train_split: str,
+    evals: list[str],
+    label: str,
 ) -> dict[int, np.ndarray]:
-    """Train `rung` on `train_split`'s ground truth for each (seed, row subset); predict on `evals` splits."""
+    """Train `rung` on `train_split`'s ground truth for each (seed, row subset); predict on `evals` splits.
+    One job (`label` names it in the ledger), through `setup.trusted` when set."""
     feats = _features_or_empty(setup, rung)
     train, labels = setup.splits.get(train_split), setup.labels(train_split)
     eval_examples = [e for split in evals for e in setup.splits.get(split)]
@@ -81,7 +89,7 @@ def _train_job(
     method = setup.template.dir.parent / "methods" / "naive.py"
     with tempfile.TemporaryDirectory(prefix="aar-trusted-") as tmp:
         data = write_job_data(Path(tmp) / "data", config, seed_data)
-        run_trusted(setup.template.runner, data, Path(tmp) / "out", method)
+        run_trusted(setup.template.runner, data, Path(tmp) / "out", method, setup.trusted, label=label)
         ids = [e.id for e in eval_examples]
         return {s: read_seed_predictions(Path(tmp) / "out" / f"seed_{s}", ids).final for s, _ in seeds}
 
@@ -113,7 +121,8 @@ def weak_labels(setup: Setup, seed: int) -> WeakLabels:
         for k in range(setup.members)
     ]
     evals = ["w2s_train", "dev", "test"] + (["weak_train"] if held else [])
-    preds = _train_job(setup, setup.pair.weak, subsets, "weak_train", evals)
+    label = f"baseline: weak model {setup.pair.weak.name}, seed {seed} ({len(subsets)} fits)"
+    preds = _train_job(setup, setup.pair.weak, subsets, "weak_train", evals, label)
     n_w2s, n_dev, n_test = len(setup.splits.w2s_train), len(setup.splits.dev), len(setup.splits.test)
     main = preds[seed]
     # Only the held-out rows' labels are read: the weak model never trained on them.
@@ -141,7 +150,10 @@ def ceiling(setup: Setup, seed: int) -> Ceiling:
     if (hit := load_arrays(path)) is not None:
         return Ceiling(**hit)
     everything = list(range(len(setup.splits.w2s_train)))
-    preds = _train_job(setup, setup.pair.strong, [(seed, everything)], "w2s_train", ["dev", "test"])[seed]
+    label = f"baseline: ceiling {setup.pair.strong.name}, seed {seed}"
+    preds = _train_job(setup, setup.pair.strong, [(seed, everything)], "w2s_train", ["dev", "test"], label)[
+        seed
+    ]
     result = Ceiling(preds[: len(setup.splits.dev)], preds[len(setup.splits.dev) :])
     save_arrays(path, dev=result.dev, test=result.test)
     return result

@@ -24,8 +24,12 @@ from aar.w2s.tasks import REGISTRY
 from aar.w2s.templates import LIBRARY_METHODS, get_template, method_name, resolve_method
 
 if TYPE_CHECKING:  # the science stack (numpy, scipy) loads only once inputs are checked
+    from aar.scheduler import Placement
     from aar.w2s.experiment import ExperimentResult, JobRunner
     from aar.w2s.setup import Setup
+
+# What a command's baseline jobs cost: (device-seconds, what the job was), charged to its manual study.
+Charges = list[tuple[float, str]]
 
 console = Console()
 exp_app = typer.Typer(help="Run experiments.", no_args_is_help=True)
@@ -37,6 +41,9 @@ SeedsOpt = Annotated[int, typer.Option("--seeds", min=1, max=100, help="Number o
 SizesOpt = Annotated[str, typer.Option("--sizes", help="Split sizes, e.g. weak_train=500,w2s_train=2000.")]
 SplitSeedOpt = Annotated[int, typer.Option("--split-seed", help="Seed of the (fixed) data splits.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+SandboxOpt = Annotated[
+    str, typer.Option("--sandbox", help="docker | bwrap | local ('' = auto, or AAR_SANDBOX).")
+]
 
 
 def check_inputs(
@@ -189,9 +196,11 @@ def baseline_cmd(
     seeds: SeedsOpt = 3,
     sizes: SizesOpt = "",
     split_seed: SplitSeedOpt = 0,
+    sandbox: SandboxOpt = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Weak supervisor, strong ceiling and naive weak→strong for a task and pair (cached)."""
+    """Weak supervisor, strong ceiling and naive weak→strong for a task and pair (cached); computed ones
+    run as jobs on a device slot in the sandbox, charged to the manual study's ledger."""
     settings = Settings()
     check_inputs(task, template, "naive", [], settings)
     from aar.w2s.experiment import naive_baseline
@@ -199,7 +208,9 @@ def baseline_cmd(
     with progress_reporter(not as_json) as report:
         setup = make_setup(task, pair, template, sizes, split_seed, settings)
         setup.progress = report
-        result = naive_baseline(setup, list(range(seeds)))
+        with placed(setup, job_placement("naive", sandbox, False, settings, quiet=as_json)) as (_, charges):
+            result = naive_baseline(setup, list(range(seeds)))
+    record_manual(settings, result, None, charges)
     if as_json:
         console.print_json(json.dumps(result.to_json()))
     else:
@@ -219,9 +230,7 @@ def exp_run_cmd(
     ] = None,
     sizes: SizesOpt = "",
     split_seed: SplitSeedOpt = 0,
-    sandbox: Annotated[
-        str, typer.Option("--sandbox", help="docker | bwrap | local ('' = auto, or AAR_SANDBOX).")
-    ] = "",
+    sandbox: SandboxOpt = "",
     unsafe_local: Annotated[
         bool, typer.Option("--unsafe-local", help="Allow untrusted code in a plain subprocess.")
     ] = False,
@@ -242,8 +251,10 @@ def exp_run_cmd(
             list(range(seeds)),
             overrides,
         )
-        result = run_experiment(spec, job_runner(method, sandbox, unsafe_local, settings, quiet=as_json))
-    record_manual(settings, result, spec.method_path)
+        place = job_placement(method, sandbox, unsafe_local, settings, quiet=as_json)
+        with placed(setup, place) as (runner, charges):
+            result = run_experiment(spec, runner)
+    record_manual(settings, result, spec.method_path, charges)
     if as_json:
         console.print_json(json.dumps(result.to_json()))
     else:
@@ -252,35 +263,58 @@ def exp_run_cmd(
         raise typer.Exit(1)
 
 
-def record_manual(settings: Settings, result: ExperimentResult, method_path: Path) -> None:
-    """Keep a manual experiment in the store, under the study `manual:<task>:<pair>:<template>`."""
+def record_manual(
+    settings: Settings, result: ExperimentResult, method_path: Path | None, charges: Charges
+) -> None:
+    """Keep a manual experiment (`method_path`; None: baselines only) in the store, under the study
+    `manual:<task>:<pair>:<template>`, and charge its baseline jobs' device-seconds to that study."""
     from aar.recording import ensure_study, record_result
-    from aar.store import open_store
+    from aar.store import charge_baseline, open_store
 
     store = open_store(settings)
     try:
         name = f"manual:{result.task}:{result.pair}:{result.template}"
         goal = f"Manual experiments (aar exp run) on {result.task}, {result.pair}"
         study_id = ensure_study(store, name=name, goal=goal, task=result.task, pair=result.pair)
-        record_result(store, study_id=study_id, result=result, method_path=method_path)
+        with store.session() as session:
+            for seconds, what in charges:
+                charge_baseline(session=session, study_id=study_id, device_seconds=seconds, what_for=what)
+        if method_path is not None:
+            record_result(store, study_id=study_id, result=result, method_path=method_path)
     finally:
         store.close()
 
 
-def job_runner(
+@contextmanager
+def placed(setup: Setup, place: Placement | None) -> Iterator[tuple[JobRunner | None, Charges]]:
+    """Hold a device-pool slot for the command's jobs: the method job's runner on it, and `setup`'s
+    baseline jobs placed on it too (same sandbox, trusted), their device-seconds collected. No placement
+    (no sandbox, library code): everything in this process, nothing charged."""
+    charges: Charges = []
+    if place is None:
+        yield None, charges
+        return
+    from aar.scheduler import trusted_runner
+
+    setup.trusted = trusted_runner(
+        place.pool, place.trusted_for, charge=lambda seconds, what: charges.append((seconds, what))
+    )
+    with place.pool.slot() as devices:
+        yield place.runner_for(devices), charges
+
+
+def job_placement(
     method: str, sandbox: str, unsafe_local: bool, settings: Settings, quiet: bool
-) -> JobRunner | None:
-    """Everything goes through a sandbox when one is available. Library methods are our own (trusted)
-    code, so on a machine with no Docker engine and no bwrap they run in-process instead; anything else
-    needs a sandbox (or --unsafe-local for a plain subprocess)."""
+) -> Placement | None:
+    """Everything goes through a sandbox on a device slot when one is available. Library methods are
+    our own (trusted) code, so on a machine with no Docker engine and no bwrap they run in-process
+    instead (None); anything else needs a sandbox (or --unsafe-local for a plain subprocess)."""
     from aar.errors import InfraError
-    from aar.scheduler import experiment_runner
+    from aar.scheduler import placement
 
     announce = None if quiet else console.print
     try:
-        return experiment_runner(
-            sandbox or settings.sandbox or None, unsafe_local=unsafe_local, announce=announce
-        )
+        return placement(sandbox or settings.sandbox or None, unsafe_local=unsafe_local, announce=announce)
     except InfraError:
         if method not in LIBRARY_METHODS or sandbox or settings.sandbox:
             raise

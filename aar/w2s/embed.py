@@ -152,30 +152,60 @@ def embed_cached(
     cache_dir: Path,
     progress: Progress | None = None,
     batch: int = 256,
+    *,
+    check: Callable[[], None] | None = None,
 ) -> np.ndarray:
-    """Embeddings for `ids` (rows in order), computing only those not yet cached."""
+    """Embeddings for `ids` (rows in order), computing only those not yet cached.
+
+    `check()` runs before each batch and may raise to stop (the study's deadline): the batches already
+    embedded are cached first, so the next call starts where this one stopped.
+    """
     path = cache_dir / "embeddings" / rung.name.replace("/", "_").replace(":", "_") / f"{task_fp}.npz"
     cached = load_arrays(path) or {}
     known = {str(k): i for i, k in enumerate(cached.get("ids", np.array([], dtype=str)))}
     missing = [i for i, ex_id in enumerate(ids) if ex_id not in known]
-    if missing:
-        new = _embed_all(load_embedder(rung, cache_dir), [texts[i] for i in missing], progress, batch)
-        old_vecs = cached.get("vectors", np.zeros((0, new.shape[1]), dtype=np.float32))
-        all_ids = np.concatenate(
-            [cached.get("ids", np.array([], dtype=str)), np.array([ids[i] for i in missing])]
-        )
-        save_arrays(path, ids=all_ids, vectors=np.concatenate([old_vecs, new]).astype(np.float32))
-        known = {str(k): i for i, k in enumerate(all_ids)}
-        vectors = np.concatenate([old_vecs, new])
-    else:
-        vectors = cached["vectors"]
+    if not missing:
+        return cached["vectors"][[known[ex_id] for ex_id in ids]]
+    if check is not None:
+        check()  # before the model loads: a stop costs nothing
+    done: list[np.ndarray] = []
+    todo = [ids[i] for i in missing]
+    try:
+        _embed_all(load_embedder(rung, cache_dir), [texts[i] for i in missing], progress, batch, check, done)
+    except BaseException:  # a stop (or a fault): keep what was embedded, then let it through
+        if done:
+            _save_merged(path, cached, todo, done)
+        raise
+    all_ids, vectors = _save_merged(path, cached, todo, done)
+    known = {str(k): i for i, k in enumerate(all_ids)}
     return vectors[[known[ex_id] for ex_id in ids]]
 
 
-def _embed_all(embed: Embedder, texts: list[str], progress: Progress | None, batch: int) -> np.ndarray:
-    chunks = []
+def _save_merged(
+    path: Path, cached: dict[str, np.ndarray], todo: list[str], done: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cache the old rows plus the new ones (`done`, the first rows of `todo`); return (ids, vectors)."""
+    new = np.concatenate(done).astype(np.float32)
+    old_ids = cached.get("ids", np.array([], dtype=str))
+    old_vecs = cached.get("vectors", np.zeros((0, new.shape[1]), dtype=np.float32))
+    all_ids = np.concatenate([old_ids, np.array(todo[: len(new)])])
+    vectors = np.concatenate([old_vecs, new]).astype(np.float32)
+    save_arrays(path, ids=all_ids, vectors=vectors)
+    return all_ids, vectors
+
+
+def _embed_all(
+    embed: Embedder,
+    texts: list[str],
+    progress: Progress | None,
+    batch: int,
+    check: Callable[[], None] | None,
+    done: list[np.ndarray],
+) -> None:
+    """Embed `texts` batch by batch into `done`, calling `check` between batches."""
     for start in range(0, len(texts), batch):
-        chunks.append(embed(texts[start : start + batch]))
+        if check is not None and start:
+            check()
+        done.append(np.asarray(embed(texts[start : start + batch]), dtype=np.float32))
         if progress:
             progress(min(start + batch, len(texts)), len(texts))
-    return np.concatenate(chunks).astype(np.float32)

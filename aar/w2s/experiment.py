@@ -409,7 +409,8 @@ def naive_baseline(setup: Setup, seeds: list[int]) -> ExperimentResult:
         return result
     with tempfile.TemporaryDirectory(prefix="aar-naive-") as tmp:
         code, data, out = build_job(spec, Path(tmp))
-        run_trusted(setup.template.runner, data, out, code / "method.py")
+        label = f"baseline: naive {setup.pair.name}, seeds {seeds}"  # the ledger's line when `setup.trusted` runs it
+        run_trusted(setup.template.runner, data, out, code / "method.py", setup.trusted, label=label)
         preds = {s: read_seed_predictions(out / f"seed_{s}", ids) for s in seeds}
     save_arrays(path, **{f"s{s}_{k}": v for s, p in preds.items() for k, v in _preds_to_arrays(p).items()})
     result = ExperimentResult(

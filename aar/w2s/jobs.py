@@ -4,8 +4,9 @@
 `w2s_train` and `dev`, bare inputs for `eval`, and `weak_train` inputs (id, text) only when the seed
 carries them (a method that declares `REQUIRES = {"weak_train_inputs": True}`, or a trusted baseline job,
 whose "weak labels" are themselves the ground truth it trains on). Trusted jobs (weak supervisor,
-ceiling, naive) run the fixed template runner in this process; untrusted method code runs through a
-sandbox.
+ceiling, naive) run the fixed template runner through a `TrustedRunner` when the setup carries one (a
+device-pool slot, in the study's sandbox, charged to its ledger: `aar.scheduler.trusted_runner`), else in
+this process; untrusted method code always runs through a sandbox.
 
 `stage_models` makes the job's config name its models by where the job will find them: for a sandboxed job
 `/models/<role>` (the host folder each role resolves to is mounted there read-only), for a local job the
@@ -17,10 +18,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -124,19 +125,27 @@ def stage_models(data_dir: Path, mount: str | None = MODELS_MOUNT) -> dict[str, 
 
 
 def run_trusted(
-    runner: Path, data_dir: Path, out_dir: Path, method: Path, via: TrustedRunner | None = None
+    runner: Path,
+    data_dir: Path,
+    out_dir: Path,
+    method: Path,
+    via: TrustedRunner | None = None,
+    *,
+    label: str = "trusted job",
 ) -> JobOutcome | None:
     """Run a fixed template runner with a trusted method: through `via` (the scheduler's device pool,
-    `aar.scheduler.trusted_runner`), returning its outcome for the ledger, else in this process (None).
+    `aar.scheduler.trusted_runner`; `label` says which baseline it is, for the ledger), returning its
+    outcome, else in this process (None).
 
     Raises:
         InfraError: the job did not end ok (our own code failed: not the agent's mistake).
+        Whatever `via` raises before or after the job (the study's deadline: `BudgetExceeded`).
     """
     if via is not None:
-        outcome = via(runner, data_dir, out_dir, method)
+        outcome = via(runner, data_dir, out_dir, method, label=label)
         if outcome.status != "ok":
             tail = outcome.stderr_tail.strip().splitlines()[-1:] or [""]
-            raise InfraError(f"trusted {runner.parent.name} job ended {outcome.status}: {tail[0][:300]}")
+            raise InfraError(f"{label} ({runner.parent.name} runner) ended {outcome.status}: {tail[0][:300]}")
         return outcome
     spec = importlib.util.spec_from_file_location(f"aar_runner_{runner.parent.name}", runner)
     if spec is None or spec.loader is None:
@@ -158,6 +167,9 @@ class JobOutcome:
     sandbox: str = "local"
 
 
-# (template runner.py, data dir, out dir, method.py) -> outcome: runs a trusted job somewhere else than this
-# process (on a device slot, in a sandbox); `run_trusted(..., via=...)` takes one.
-TrustedRunner = Callable[[Path, Path, Path, Path], JobOutcome]
+class TrustedRunner(Protocol):
+    """Runs a trusted job somewhere else than this process (on a device slot, in a sandbox): the template's
+    runner.py, its /data and /out folders and the library method.py; `label` names the job in the ledger
+    ("weak model static64, seed 0"). `run_trusted(..., via=...)` takes one."""
+
+    def __call__(self, runner: Path, data: Path, out: Path, method: Path, *, label: str) -> JobOutcome: ...

@@ -15,6 +15,7 @@ import numpy as np
 from aar.errors import UserError
 from aar.w2s.cache import file_hash
 from aar.w2s.embed import embed_cached, mpnet_dir
+from aar.w2s.jobs import TrustedRunner
 from aar.w2s.ladder import Pair, Rung
 from aar.w2s.splits import Splits, SplitSizes, make_splits
 from aar.w2s.tasks import Example, load_task, task_fingerprint
@@ -40,6 +41,12 @@ class Setup:
     cache_dir: Path = Path("results/cache")
     baseline_hparams: dict[str, Any] = field(default_factory=dict)
     progress: Progress | None = None
+    # Where trusted baseline jobs run (a device-pool slot in the study's sandbox, charged to its ledger:
+    # aar.scheduler.trusted_runner); None: in this process. Not part of the cache key: same results.
+    trusted: TrustedRunner | None = None
+    # Called between chunks of long host work (embedding); raises to stop it (the study's deadline, a
+    # stop request). What was done before is kept in the cache.
+    check: Callable[[], None] | None = None
 
     @cached_property
     def examples(self) -> list[Example]:
@@ -88,6 +95,7 @@ class Setup:
             [e.text for e in examples],
             self.cache_dir,
             report,
+            check=self.check,
         )
         out, start = {}, 0
         for name in ("weak_train", "w2s_train", "dev", "test"):

@@ -21,7 +21,7 @@ def test_baselines_are_cached_by_content(tmp_path: Path, monkeypatch: pytest.Mon
     setup = small_setup(tmp_path)
     calls: list[str] = []
     real = baselines.run_trusted
-    monkeypatch.setattr(baselines, "run_trusted", lambda *a: calls.append("run") or real(*a))
+    monkeypatch.setattr(baselines, "run_trusted", lambda *a, **k: calls.append("run") or real(*a, **k))
     first = baselines.weak_labels(setup, 1)
     again = baselines.weak_labels(small_setup(tmp_path), 1)
     assert calls == ["run"]

@@ -47,3 +47,38 @@ def test_mpnet_reassembles_from_parts(tmp_path: Path):
 def test_smollm2_gguf_loads_through_transformers(tmp_path: Path):
     vectors = embed.load_embedder(LADDER["smollm2-135m"], tmp_path)(TEXTS[:2])
     assert vectors.shape == (2, 576) and np.isfinite(vectors).all()
+
+
+class Stop(Exception):
+    pass
+
+
+def test_a_check_stops_embedding_between_batches_and_keeps_what_was_done(tmp_path: Path, monkeypatch):
+    """The study's deadline reaches the in-process embedding between batches: it stops there, the batches
+    already embedded stay cached, and the next call embeds only the rest."""
+    calls: list[int] = []
+    real = embed.load_embedder
+
+    def counting(rung, cache_dir):
+        inner = real(rung, cache_dir)
+        return lambda texts: calls.append(len(texts)) or inner(texts)
+
+    monkeypatch.setattr(embed, "load_embedder", counting)
+    rung, ids, texts = (
+        LADDER["static64"],
+        [f"t{i}" for i in range(10)],
+        [TEXTS[i % 3] + str(i) for i in range(10)],
+    )
+    checks = [0]
+
+    def deadline_after_two_batches() -> None:
+        checks[0] += 1
+        if checks[0] > 2:  # the check before the model, then before batch 2; stop before batch 3
+            raise Stop
+
+    with pytest.raises(Stop):
+        embed.embed_cached(rung, "fp", ids, texts, tmp_path, batch=3, check=deadline_after_two_batches)
+    assert calls == [3, 3]  # stopped between batches, not after all of them
+    full = embed.embed_cached(rung, "fp", ids, texts, tmp_path, batch=3)
+    assert calls == [3, 3, 3, 1]  # only the 4 texts not embedded before the stop
+    np.testing.assert_allclose(full, real(rung, tmp_path)(texts), atol=1e-6)

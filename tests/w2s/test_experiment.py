@@ -87,7 +87,9 @@ def test_naive_baseline_matches_naive_experiment_and_is_cached(probe_setup, monk
     for split in ("dev", "test"):
         assert first.values(split, "w2s_acc") == pytest.approx(ran.values(split, "w2s_acc"))
         assert first.pgr_by_seed(split) == pytest.approx(ran.pgr_by_seed(split))
-    monkeypatch.setattr(experiment, "run_trusted", lambda *a: pytest.fail("naive baseline was not cached"))
+    monkeypatch.setattr(
+        experiment, "run_trusted", lambda *a, **k: pytest.fail("naive baseline was not cached")
+    )
     again = naive_baseline(probe_setup, [0, 1])
     assert first.pgr_by_seed("test") == again.pgr_by_seed("test")
 
