@@ -571,7 +571,7 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
             o = o.model_copy(update=_verdicts(rt, o, state.naive, best))
         judged.append(o)
         c = by_hypothesis[o.hypothesis_id or 0]
-        _post(rt, state, o, c)
+        _post(rt, state, o, c, seen)
         try:
             finding = rt.team[c.researcher].analyze(shown(o, seen), seen)
         except BudgetExceeded as exc:
@@ -593,7 +593,7 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
             best, improved = o, True
     for c in state.candidates:
         if c.status == "done" and c.duplicate_of is not None:
-            _share(rt, state, c, {o.experiment_id: o for o in [*state.outcomes, *judged]})
+            _share(rt, state, c, {o.experiment_id: o for o in [*state.outcomes, *judged]}, seen)
     update: Update = {
         "outcomes": judged,
         "best": best,
@@ -602,7 +602,9 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
     return update | ({"stop_reason": stop} if stop else {})
 
 
-def _share(rt: Runtime, state: StudyState, c: Candidate, outcomes: dict[int, Outcome]) -> None:
+def _share(
+    rt: Runtime, state: StudyState, c: Candidate, outcomes: dict[int, Outcome], seen: ResearchView
+) -> None:
     """A duplicate's hypothesis takes the result of the experiment it repeats: status, finding, board row."""
     twin = outcomes.get(c.duplicate_of or 0)
     status = _hypothesis_status(twin) if twin is not None else HypothesisStatus.ABANDONED
@@ -613,10 +615,12 @@ def _share(rt: Runtime, state: StudyState, c: Candidate, outcomes: dict[int, Out
     with rt.store.session() as session:
         update_hypothesis(session=session, hypothesis_id=c.hypothesis_id, status=status, finding=finding)
     if twin is not None:
-        _post(rt, state, twin, c, duplicate=True)
+        _post(rt, state, twin, c, seen, duplicate=True)
 
 
-def _post(rt: Runtime, state: StudyState, o: Outcome, c: Candidate, *, duplicate: bool = False) -> None:
+def _post(
+    rt: Runtime, state: StudyState, o: Outcome, c: Candidate, seen: ResearchView, *, duplicate: bool = False
+) -> None:
     """Post candidate `c`'s result `o` to the study's findings board: the hyperparameters it set, Δ dev
     PGR vs naive with its CI, and the gap (weak and ceiling dev accuracy) it was measured on. Numbers and
     names only (never a job's output); `duplicate`: `o` is the identical experiment it shares."""
@@ -629,9 +633,16 @@ def _post(rt: Runtime, state: StudyState, o: Outcome, c: Candidate, *, duplicate
         delta=_finite(est.mean if est else None), delta_lo=_finite(est.lo if est else None),
         delta_hi=_finite(est.hi if est else None), verdict=(delta.verdict if delta else "")[:60],
         weak_acc=gap.get("weak_acc"), ceiling_acc=gap.get("ceiling_acc"), duplicate=duplicate,
+        shown_delta=_shown_delta(o, seen),
     )  # fmt: skip
     with rt.store.session() as session:
         record_finding(session=session, study_id=rt.study_id, finding_in=row)
+
+
+def _shown_delta(o: Outcome, seen: ResearchView) -> float | None:
+    """Δ dev PGR vs naive as the researcher was shown it (released scores); None when it saw none."""
+    mine, naive = shown(o, seen).dev_pgr, seen.naive.dev_pgr if seen.naive else None
+    return None if mine is None or naive is None else mine - naive
 
 
 def _vs_naive(rt: Runtime, o: Outcome, naive: Outcome | None) -> tuple[Comparison | None, dict[str, float]]:

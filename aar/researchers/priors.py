@@ -25,14 +25,14 @@ PRIOR_DIGITS = 2  # Δ is rounded like the released dev scores: priors never lea
 
 
 def prior_of(row: Any) -> Prior:
-    """A findings-board row (aar.store.models.ResearchFinding) as a rounded prior."""
+    """A findings-board row (aar.store.models.ResearchFinding) as a prior: the Δ its researcher was shown
+    (released, noisy dev scores), never the exact one, nor its CI or verdict (computed from exact scores)."""
 
     def rounded(x: float | None) -> float | None:
         return None if x is None else round(float(x), PRIOR_DIGITS)
 
     return Prior(
-        method=str(row.method), hparams=dict(row.hparams or {}), delta=rounded(row.delta) or 0.0,
-        delta_lo=rounded(row.delta_lo), delta_hi=rounded(row.delta_hi), verdict=str(row.verdict or ""),
+        method=str(row.method), hparams=dict(row.hparams or {}), delta=rounded(row.shown_delta) or 0.0,
         weak_acc=rounded(row.weak_acc), ceiling_acc=rounded(row.ceiling_acc), study_id=int(row.study_id),
     )  # fmt: skip
 

@@ -38,8 +38,8 @@ def list_findings(*, session: Session, study_id: int) -> list[ResearchFinding]:
 def prior_findings(
     *, session: Session, task_fingerprint: str, pair: str, exclude_study_id: int, limit: int = PRIOR_LIMIT
 ) -> list[ResearchFinding]:
-    """Measured findings of earlier studies on the same task and pair (dev feedback, not duplicates),
-    newest first: the priors of a new study."""
+    """Findings of earlier studies on the same task and pair whose Δ their researcher was shown (dev
+    feedback, not duplicates), newest first: the priors of a new study."""
     query = (
         select(ResearchFinding)
         .where(
@@ -48,7 +48,7 @@ def prior_findings(
             ResearchFinding.study_id != exclude_study_id,
             ResearchFinding.feedback == "dev",
             col(ResearchFinding.duplicate).is_(False),
-            col(ResearchFinding.delta).is_not(None),
+            col(ResearchFinding.shown_delta).is_not(None),
         )
         .order_by(col(ResearchFinding.id).desc())
         .limit(limit)

@@ -472,6 +472,9 @@ class ResearchFindingBase(SQLModel):
     delta_lo: float | None = None
     delta_hi: float | None = None
     verdict: str = Field(default="", max_length=60)
+    # Δ as the study's researcher saw it (released, noisy, rounded dev scores; None in blind mode): the
+    # only number priors carry, so a later study learns nothing of dev labels that this one did not show.
+    shown_delta: float | None = None
     weak_acc: float | None = None
     ceiling_acc: float | None = None
     duplicate: bool = False

@@ -66,12 +66,14 @@ def test_three_builtin_researchers_share_one_study_then_prime_the_next(settings,
 
     # A second study on the same task and pair (one researcher) reads the board as priors: its walk
     # starts with what helped most there (untried methods before those that hurt), not the library's first.
-    expected = ordered_by_priors(LIBRARY_ORDER, [prior_of(f) for f in measured])[0]
+    shown = [f for f in measured if f.shown_delta is not None]  # priors carry what the researcher saw
+    expected = ordered_by_priors(LIBRARY_ORDER, [prior_of(f) for f in shown])[0]
     assert expected != LIBRARY_ORDER[0]  # else this check could not see a change
     seen.clear()
     second = start_study(study_config("after", max_experiments=1, **QUICK), settings, store, display=Events())
     first_view = seen[0]
     assert first_view.priors and {p.study_id for p in first_view.priors} == {outcome.study_id}
+    assert sorted(p.delta for p in first_view.priors) == sorted(round(f.shown_delta, 2) for f in shown)
     with store.session() as session:
         hyp = session.exec(
             select(Hypothesis).where(Hypothesis.study_id == second.study_id).order_by(Hypothesis.id)

@@ -15,7 +15,7 @@ def _post(store: Store, study_id: int, **fields: object) -> int:
         row = ResearchFindingCreate(
             hypothesis_id=h.id, researcher="r1", task_fingerprint="fp", pair="a→b", method="aux_conf",
             hparams={"aux_alpha": 0.5}, status="ok", delta=0.1, delta_lo=0.0, delta_hi=0.2,
-            verdict="inside noise", weak_acc=0.6, ceiling_acc=0.8,
+            verdict="inside noise", weak_acc=0.6, ceiling_acc=0.8, shown_delta=0.12,
         ).model_copy(update=fields)  # fmt: skip
         return int(record_finding(session=session, study_id=study_id, finding_in=row).id or 0)
 
@@ -47,7 +47,8 @@ def test_priors_come_from_other_studies_on_the_same_task_and_pair(store: Store) 
         old, other, new = (int(make_study(session, name=n).id or 0) for n in ("old", "other", "new"))
     kept = _post(store, old, method="product")
     _post(store, old, duplicate=True)  # a duplicate repeats a result: not a second piece of evidence
-    _post(store, old, delta=None, status="failed")  # nothing measured
+    _post(store, old, delta=None, shown_delta=None, status="failed")  # nothing measured
+    _post(store, old, shown_delta=None)  # its researcher was shown no score (withheld): nothing to pass on
     _post(store, old, feedback="blind")
     _post(store, other, pair="a→c")
     _post(store, other, task_fingerprint="other")

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("delta_lo", sa.Float(), nullable=True),
         sa.Column("delta_hi", sa.Float(), nullable=True),
         sa.Column("verdict", Str(length=60), nullable=False),
+        sa.Column("shown_delta", sa.Float(), nullable=True),
         sa.Column("weak_acc", sa.Float(), nullable=True),
         sa.Column("ceiling_acc", sa.Float(), nullable=True),
         sa.Column("duplicate", sa.Boolean(), nullable=False),
