@@ -121,6 +121,9 @@ def test_a_team_study_resumes_after_an_infrastructure_fault(settings, store, mon
     assert len({f.hypothesis_id for f in posted}) == len(posted)  # one board row per hypothesis
     assert {f.researcher for f in posted} == {"r1", "r2"}
     assert not any(f.duplicate for f in posted)  # a job finished before the fault is its own, not shared
+    with store.session() as session:
+        events = session.exec(select(AgentEvent).where(AgentEvent.study_id == study.id)).all()
+    assert not any(e.data.get("duplicate") for e in events)  # nor is it called a repeat of itself
 
 
 def test_identical_proposals_run_once(settings, store, monkeypatch):
