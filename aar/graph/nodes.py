@@ -422,7 +422,8 @@ SHAREABLE = {"ok", "failed", "invalid_output"}  # results an identical job would
 
 
 def experiment_key(code: str, hparams: Mapping[str, Any]) -> tuple[str, str]:
-    """What makes two search experiments identical: the method code's hash and the hyperparameters."""
+    """What makes two search experiments identical: the method code's hash and the hyperparameters
+    (resolved over the template's defaults, as `ExperimentSpec.hparams` records them)."""
     return hashlib.sha256(code.encode()).hexdigest(), json.dumps(dict(hparams), sort_keys=True, default=str)
 
 
@@ -440,7 +441,7 @@ def _deduplicate(
     first: dict[tuple[str, str], int] = {}
     keep, shared, twins = [], {}, {}
     for c in todo:
-        key = experiment_key(c.code, c.proposal.hparams)
+        key = experiment_key(c.code, {**rt.setup.template.defaults, **c.proposal.hparams})  # as recorded
         if (row := earlier.get(key)) is not None and row.hypothesis_id != c.hypothesis_id:
             shared[c.hypothesis_id] = int(row.id or 0)
         elif key in first:
