@@ -3,10 +3,6 @@
 Until now a study's code, logs and reports lived only as files under its results folder; this table
 holds them content-addressed, in chunks, zlib-compressed (aar.store.artifacts, `AAR_ARTIFACTS=db`).
 Existing file blobs stay where they are and are still read; `aar store pack` copies them in.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-28
 """
 
 from __future__ import annotations
@@ -17,8 +13,6 @@ from sqlmodel.sql.sqltypes import AutoString as Str
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -2,10 +2,6 @@
 
 Parallel researchers (`aar run --researchers N`) share it within a study; a later study on the same task
 fingerprint and model pair reads it as priors (aar.store.findings).
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-11-28
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from sqlmodel.sql.sqltypes import AutoString as Str
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
