@@ -1,12 +1,12 @@
 """Export a study (every row and the bytes of every artifact it refers to) and import it into another store.
 
-Two formats. `jsonl`: one file; its first line is the header `{"format": "aar-export", "version": 2}`,
+Two formats. `jsonl`: one file; its first line is the header `{"format": "aar-export", "version": 3}`,
 then one `{"table": …, "row": {…}}` object per line, artifact lines adding `"content"` (the bytes,
 base64). `csv`: a folder with `manifest.json` (the same header), one `<table>.csv` per table and
 `artifacts/<sha256>` files. Import remaps ids, so a study moves from a laptop's SQLite store to a
 team's PostgreSQL store; it runs in one transaction, so a bad file imports nothing. Each artifact's
-bytes are checked against its hash before they are stored. Version-1 exports (no header, hashes only)
-still import; a newer version is refused.
+bytes are checked against its hash before they are stored. Older exports (1: no header, hashes only;
+2: no findings board) still import; a newer version is refused.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from aar.store.models import (
     Experiment,
     Hypothesis,
     LLMCall,
+    ResearchFinding,
     Score,
     Study,
 )
@@ -52,11 +53,12 @@ TABLES: dict[str, type[SQLModel]] = {
     "budget_charge": BudgetCharge,
     "audit_finding": AuditFinding,
     "agent_event": AgentEvent,
+    "research_finding": ResearchFinding,  # the findings board (priors for later studies)
 }
 _BATCH = 5000
 FORMAT = "aar-export"
-# 1: rows only (artifacts by hash); 2: a header line, artifact bytes and the agent log.
-FORMAT_VERSION = 2
+# 1: rows only (artifacts by hash); 2: a header line, artifact bytes and the agent log; 3: the findings board.
+FORMAT_VERSION = 3
 HEADER = {"format": FORMAT, "version": FORMAT_VERSION}
 
 
@@ -93,6 +95,9 @@ def iter_study_rows(*, session: Session, study_id: int) -> Iterator[tuple[str, S
         .where(AuditFinding.study_id == study_id)
         .order_by(col(AuditFinding.id)),
         "agent_event": select(AgentEvent).where(AgentEvent.study_id == study_id).order_by(col(AgentEvent.id)),
+        "research_finding": select(ResearchFinding)
+        .where(ResearchFinding.study_id == study_id)
+        .order_by(col(ResearchFinding.id)),
     }
     for table, query in queries.items():
         for row in session.exec(query.execution_options(yield_per=_BATCH)):

@@ -32,7 +32,15 @@ from aar.store import (
     set_study_status,
 )
 from aar.store.artifacts import ArtifactMissingError
-from aar.store.models import AgentEvent, Experiment, Hypothesis, Study, StudyStatus
+from aar.store.findings import list_findings, record_finding
+from aar.store.models import (
+    AgentEvent,
+    Experiment,
+    Hypothesis,
+    ResearchFindingCreate,
+    Study,
+    StudyStatus,
+)
 from aar.store.transfer import (
     FORMAT_VERSION,
     MISSING,
@@ -263,5 +271,38 @@ def test_a_missing_artifact_file_travels_by_hash(laptop: Store, tmp_path: Path) 
         with pytest.raises(ArtifactMissingError):
             team.get_artifact(log)
         assert team.get_artifact(AUDITED_CODE) == b"import torch\n"
+    finally:
+        team.close()
+
+
+def test_the_findings_board_travels_with_its_links(laptop: Store, tmp_path: Path) -> None:
+    """A study's findings board (what its researchers tried, priors for later studies) is exported and
+    imported with its hypothesis and experiment renumbered to the imported study's own rows."""
+    with laptop.session() as session:
+        study = session.exec(select(Study).where(Study.name == NAME)).one()
+        run = session.exec(
+            select(Experiment).where(Experiment.study_id == study.id).order_by(col(Experiment.number))
+        ).first()
+        assert run is not None and run.hypothesis_id is not None
+        record_finding(session=session, study_id=int(study.id or 0), finding_in=ResearchFindingCreate(
+            hypothesis_id=run.hypothesis_id, experiment_id=run.id, researcher="r2", method="aux_conf",
+            hparams={"alpha": 0.5}, status="ok", shown_delta=0.12, weak_acc=0.6, ceiling_acc=0.8))  # fmt: skip
+        hypothesis_text = session.get(Hypothesis, run.hypothesis_id).text  # type: ignore[union-attr]
+        number = run.number
+    path = tmp_path / "demo.jsonl"
+    with laptop.session() as session, path.open("w") as handle:
+        counts = export_jsonl(session=session, artifacts=laptop.artifacts, study_id=1, out=handle)
+    assert counts["research_finding"] == 1
+    team = _fresh(tmp_path / "team")
+    try:
+        with team.session() as session:
+            import_study(session=session, artifacts=team.artifacts, rows=read_export(path))
+        with team.session() as session:
+            new = session.exec(select(Study).where(Study.name == NAME)).one()
+            (row,) = list_findings(session=session, study_id=int(new.id or 0))
+            linked = session.get(Experiment, row.experiment_id)
+            assert linked is not None and linked.study_id == new.id and linked.number == number
+            assert session.get(Hypothesis, row.hypothesis_id).text == hypothesis_text  # type: ignore[union-attr]
+            assert (row.researcher, row.hparams, row.shown_delta) == ("r2", {"alpha": 0.5}, 0.12)
     finally:
         team.close()
