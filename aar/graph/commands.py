@@ -384,7 +384,8 @@ def new_limits(
 
 
 def stop_cmd(study: Annotated[str, typer.Argument(help="Study name or id")]) -> None:
-    """Ask a running study to stop after its running job (one whose host died is marked interrupted)."""
+    """Ask a running study to stop after its running job (one whose host died is marked interrupted; a
+    queued one is cancelled)."""
     from aar.store import find_study, open_store
     from aar.store.states import request_stop
 
@@ -399,6 +400,8 @@ def stop_cmd(study: Annotated[str, typer.Argument(help="Study name or id")]) -> 
     if state == "interrupted":
         when = "never" if heartbeat is None else f"{heartbeat:%Y-%m-%d %H:%M:%S} UTC"
         console.print(f"study {name} had no heartbeat since {when}: its process is gone; marked interrupted")
+    elif state == "cancelled":
+        console.print(f"study {name} was queued: cancelled, no worker will run it (aar rm {name} deletes it)")
     else:
         console.print(f"study {name}: stop requested; it stops after its running job")
 

@@ -197,12 +197,17 @@ def beat(*, session: Session, study_id: int) -> str | None:
 def request_stop(*, session: Session, study_id: int) -> str:
     """Ask a running study to stop after its running job; a study whose host died is marked interrupted.
 
-    Returns the study's state afterwards: "stopping" or "interrupted".
+    A queued study no worker took yet is cancelled: marked stopped, so no worker ever runs it.
+
+    Returns the study's state afterwards: "stopping", "interrupted" or "cancelled".
 
     Raises:
-        StudyStateError: The study is not running.
+        StudyStateError: The study is neither running nor queued.
     """
     study = get_study(session=session, study_id=study_id)
+    if study.status == StudyStatus.QUEUED and _cancel_queued(session, study_id):
+        return "cancelled"
+    session.refresh(study)  # a worker may have taken it a moment ago: then it is running
     if study.status != StudyStatus.RUNNING:
         raise StudyStateError(f"study {study.name!r} is not running (it is {study.status})")
     if heartbeat_stale(study.heartbeat_at):
@@ -213,6 +218,21 @@ def request_stop(*, session: Session, study_id: int) -> str:
     session.add(study)
     session.flush()
     return "stopping"
+
+
+CANCELLED = "cancelled before a worker took it (aar stop)"
+
+
+def _cancel_queued(session: Session, study_id: int) -> bool:
+    """queued → stopped in one conditional UPDATE; False when a worker claimed it first."""
+    now = utcnow()
+    moved = session.exec(
+        update(Study)
+        .where(col(Study.id) == study_id, col(Study.status) == StudyStatus.QUEUED)
+        .values(status=StudyStatus.STOPPED, stop_reason=CANCELLED, finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
 
 
 class InvalidTransitionError(AarError):

@@ -169,3 +169,28 @@ def test_sigterm_stops_an_idle_worker_cleanly(tmp_path: Path) -> None:
         worker.kill()
     assert worker.returncode == 0, err
     assert "worker: SIGTERM; stopping" in out and "worker: stopped after 0 study(ies)" in out
+
+
+def test_aar_stop_cancels_a_queued_study_so_no_worker_runs_it(tmp_path: Path) -> None:
+    env = dict(os.environ, AAR_RESULTS_DIR=str(tmp_path / "results"), COLUMNS="300")
+    queued = aar("run", "--enqueue", "--name", "q-cancel", "--sizes", TINY, "--seeds", "1", "--per-round", "1",
+                 "--max-experiments", "5", "--sandbox", "local", "--unsafe-local", env=env)  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    stop = aar("stop", "q-cancel", env=env)
+    assert stop.returncode == 0 and "was queued: cancelled" in stop.stdout, stop.stdout + stop.stderr
+    worker = aar("worker", "--once", env=env)
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    assert "running study q-cancel" not in worker.stdout
+    store = open_store(Settings(results_dir=tmp_path / "results"))
+    try:
+        with store.session() as session:
+            study = find_study(session=session, ref="q-cancel")
+            assert (study.status, study.stop_reason) == (
+                "stopped",
+                "cancelled before a worker took it (aar stop)",
+            )
+            assert claim_queued_study(session=session) is None
+    finally:
+        store.close()
+    again = aar("stop", "q-cancel", env=env)  # nothing left to stop: one line, exit 2
+    assert again.returncode == 2 and "not running (it is stopped)" in again.stderr
