@@ -46,7 +46,7 @@ import numpy as np
 
 from aar.researchers.types import Outcome
 from aar.w2s.baselines import ceiling, weak_labels
-from aar.w2s.scoring import MIN_GAP, accuracy
+from aar.w2s.scoring import accuracy, min_gap
 from aar.w2s.setup import Setup
 
 NOISE_MULTIPLIER = 5.0  # Laplace scale in units of Δ (one flipped dev prediction's PGR change)
@@ -73,8 +73,12 @@ class Released(NamedTuple):
 
 
 def sensitivity(n_dev: int, gaps: Iterable[float]) -> float:
-    """Δ: the largest per-seed change in dev PGR when one dev prediction flips (inf when none is defined)."""
-    valid = [g for g in gaps if math.isfinite(g) and g > MIN_GAP]
+    """Δ: the largest per-seed change in dev PGR when one dev prediction flips (inf when none is defined).
+
+    Only seeds whose dev PGR is defined count: a gap above `min_gap(n_dev)`, the floor dev PGR itself uses
+    (aar.w2s.experiment), so a seed whose gap is sampling noise does not inflate everyone's noise."""
+    floor = min_gap(n_dev)
+    valid = [g for g in gaps if math.isfinite(g) and g > floor]
     return max(1.0 / (n_dev * g) for g in valid) if valid and n_dev > 0 else math.inf
 
 
@@ -139,6 +143,11 @@ class DevFeedback:
 
     def describe(self, outcomes: Sequence[Outcome]) -> str:
         """One line for the researcher: how to read the released dev scores."""
+        if not math.isfinite(self.scale):
+            return (
+                "No dev PGR is released: on dev the ceiling − weak gap is within sampling noise for every "
+                f"seed, so PGR is undefined there; {self.left(outcomes)} of {self.budget} dev answers are left."
+            )
         return (
             f"Dev PGR values you see carry deliberate noise (Laplace, scale {self.scale:.3f}) and are rounded "
             f"to {GRID:g}; {self.left(outcomes)} of {self.budget} dev answers are left in this study."

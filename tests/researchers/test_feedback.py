@@ -148,3 +148,8 @@ def test_released_values_are_rounded_deterministic_and_rationed():
 def test_sensitivity_is_one_flip_over_the_smallest_gap():
     assert sensitivity(500, [0.10, 0.20]) == pytest.approx(1 / 50)
     assert math.isinf(sensitivity(500, [0.005, math.nan]))  # no defined PGR: nothing to release
+    # A gap of 0.02 on 500 dev examples is below min_gap(500) ≈ 0.032: that seed's dev PGR is undefined,
+    # so it must not set Δ (it would make Δ 1/10 instead of 1/50).
+    assert sensitivity(500, [0.02, 0.10]) == pytest.approx(1 / 50)
+    undefined = DevFeedback(b"k", sensitivity(500, [0.02]))
+    assert "No dev PGR is released" in undefined.describe([]) and "inf" not in undefined.describe([])
