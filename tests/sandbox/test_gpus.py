@@ -138,7 +138,7 @@ def test_gpu_slot_on_a_cpu_host_fails_at_once(kind: str, workdir: Path, request:
             code, data, workdir / "out"
         )
     assert time.monotonic() - started < 10  # at once, not after the job's minute
-    assert "job experiment is assigned GPU 0, but this host has no NVIDIA GPU" in str(err.value)
+    assert "job baseline is assigned GPU 0, but this host has no NVIDIA GPU" in str(err.value)  # trusted job
     assert "\n" not in str(err.value) and not (workdir / "out").exists()
 
 

@@ -21,7 +21,9 @@ from aar.store import (
     record_audit_finding,
     record_event,
 )
+from aar.store.findings import record_finding
 from aar.store.json_codec import dumps, finite, loads
+from aar.store.models import ResearchFinding, ResearchFindingCreate
 from tests.store.factories import make_experiment, make_study
 
 NAN, INF = float("nan"), float("inf")
@@ -37,6 +39,7 @@ COLUMNS = {
     ("audit_finding", "problems"),
     ("baseline", "spec"),
     ("baseline", "metrics"),
+    ("research_finding", "hparams"),
 }
 
 
@@ -67,7 +70,11 @@ def _write_poisoned_rows(store: Store) -> dict[str, int]:
         )
         finding.problems = ["nan", INF]  # type: ignore[list-item]
         session.add(Baseline(key="k" * 64, kind="weak_labels", spec=POISON, metrics={"acc": NAN, "n": 3.0}))
+        board = record_finding(
+            session=session, study_id=study.id, finding_in=ResearchFindingCreate(hparams=POISON)
+        )
         return {
+            "board": board.id or 0,
             "study": study.id,
             "experiment": experiment.id or 0,
             "event": event.id or 0,
@@ -83,6 +90,7 @@ def test_nan_and_inf_are_stored_as_null_in_every_json_column(store: Store) -> No
         event = session.get(AgentEvent, ids["event"])
         finding = session.get(AuditFinding, ids["finding"])
         baseline = session.exec(select(Baseline)).one()
+        board = session.get(ResearchFinding, ids["board"])
         raw = {
             (table, column): session.connection()
             .execute(text(f"SELECT CAST({column} AS TEXT) FROM {table}"))
@@ -94,6 +102,7 @@ def test_nan_and_inf_are_stored_as_null_in_every_json_column(store: Store) -> No
     assert event is not None and event.data == CLEAN
     assert finding is not None and finding.problems == ["nan", None]
     assert baseline.spec == CLEAN and baseline.metrics == {"acc": None, "n": 3.0}
+    assert board is not None and board.hparams == CLEAN
     for where, stored in raw.items():  # the text in the database is strict JSON
         assert stored is not None, where
         assert not any(bad in stored for bad in ("NaN", "Infinity")), f"{where} holds {stored}"
