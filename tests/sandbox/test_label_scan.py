@@ -106,3 +106,21 @@ def export_image(sandbox, dest: Path) -> Path:
     finally:
         container.remove(force=True)
     return dest
+
+
+def test_a_file_is_a_hit_only_with_two_different_snippets(tmp_path: Path) -> None:
+    """One shared public phrase is not a task's data; two different snippets are (plain and compressed)."""
+    import bz2
+    import zipfile
+
+    a, b = "alpha bravo charlie delta echo foxtrot golf", "hotel india juliet kilo lima mike november"
+    needles_path = write_needles(tmp_path / "needles.txt", [a, b])
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "one.txt").write_text(f"x {a} y {a}\n")
+    (root / "two.txt").write_text(f"x {a} y {b}\n")
+    (root / "two.csv.bz2").write_bytes(bz2.compress(f"{a}\n{b}\n".encode()))
+    with zipfile.ZipFile(root / "one.zip", "w") as zf:
+        zf.writestr("m.txt", a)
+    found = sorted(Path(h.path).name for h in scan([root], needles_path))
+    assert found == ["two.csv.bz2", "two.txt"]
