@@ -14,16 +14,14 @@ import os
 import random
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from run import postgres_schema  # bench/store/run.py: this script's folder is on sys.path
 
 from aar.config import Settings
 from aar.store import open_store
-from aar.store.engine import parse_url
 
 WORDS = b"epoch step loss acc pgr weak strong ceiling probe lr batch seed dev test".split()
 
@@ -49,19 +47,8 @@ def database(kind: str, folder: Path, pg_url: str) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'bench.db'}"
         return
-    base = parse_url(pg_url)
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema(pg_url) as url:
+        yield url
 
 
 def measure(url: str, results: Path, place: str, data: list[bytes]) -> tuple[float, float]:
