@@ -6,7 +6,21 @@ import pytest
 from aar.w2s import embed
 from aar.w2s.ladder import LADDER
 
+REAL_EMBEDDER = embed.load_embedder  # the unpatched one (embed_calls replaces it in the module)
 TEXTS = ["a wonderful, moving film", "a dull and lifeless mess", "the plot holds together"]
+
+
+@pytest.fixture()
+def embed_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The batch sizes the real embedder is called with, in order (each call of each loaded embedder)."""
+    calls: list[int] = []
+
+    def counting(rung, cache_dir):
+        inner = REAL_EMBEDDER(rung, cache_dir)
+        return lambda texts: calls.append(len(texts)) or inner(texts)
+
+    monkeypatch.setattr(embed, "load_embedder", counting)
+    return calls
 
 
 @pytest.mark.parametrize(("rung", "dim"), [("static64", 64), ("minilm-l3", 384), ("minilm-l6", 384)])
@@ -18,15 +32,8 @@ def test_offline_rungs_embed(tmp_path: Path, rung: str, dim: int):
     assert cos[0, 1] < 0.999
 
 
-def test_cache_embeds_each_id_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    calls: list[int] = []
-    real = embed.load_embedder
-
-    def counting(rung, cache_dir):
-        inner = real(rung, cache_dir)
-        return lambda texts: calls.append(len(texts)) or inner(texts)
-
-    monkeypatch.setattr(embed, "load_embedder", counting)
+def test_cache_embeds_each_id_once(tmp_path: Path, embed_calls: list[int]):
+    calls = embed_calls
     rung = LADDER["static64"]
     first = embed.embed_cached(rung, "fp", ["a", "b"], TEXTS[:2], tmp_path)
     again = embed.embed_cached(rung, "fp", ["b", "a"], TEXTS[1::-1], tmp_path)
@@ -53,17 +60,12 @@ class Stop(Exception):
     pass
 
 
-def test_a_check_stops_embedding_between_batches_and_keeps_what_was_done(tmp_path: Path, monkeypatch):
+def test_a_check_stops_embedding_between_batches_and_keeps_what_was_done(
+    tmp_path: Path, embed_calls: list[int]
+):
     """The study's deadline reaches the in-process embedding between batches: it stops there, the batches
     already embedded stay cached, and the next call embeds only the rest."""
-    calls: list[int] = []
-    real = embed.load_embedder
-
-    def counting(rung, cache_dir):
-        inner = real(rung, cache_dir)
-        return lambda texts: calls.append(len(texts)) or inner(texts)
-
-    monkeypatch.setattr(embed, "load_embedder", counting)
+    calls = embed_calls
     rung, ids, texts = (
         LADDER["static64"],
         [f"t{i}" for i in range(10)],
@@ -81,4 +83,4 @@ def test_a_check_stops_embedding_between_batches_and_keeps_what_was_done(tmp_pat
     assert calls == [3, 3]  # stopped between batches, not after all of them
     full = embed.embed_cached(rung, "fp", ids, texts, tmp_path, batch=3)
     assert calls == [3, 3, 3, 1]  # only the 4 texts not embedded before the stop
-    np.testing.assert_allclose(full, real(rung, tmp_path)(texts), atol=1e-6)
+    np.testing.assert_allclose(full, REAL_EMBEDDER(rung, tmp_path)(texts), atol=1e-6)
