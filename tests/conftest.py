@@ -35,6 +35,16 @@ def results_env(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPa
     return tmp_path / "results"
 
 
+@pytest.fixture()
+def fresh_baselines(results_env: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache with the shared embeddings but no baselines: every baseline the test needs is computed."""
+    cache = results_env.parent / "cache"
+    cache.mkdir()
+    (cache / "embeddings").symlink_to(shared_cache / "embeddings", target_is_directory=True)
+    monkeypatch.setenv("AAR_CACHE", str(cache))
+    return cache
+
+
 def small_setup(
     cache: Path, pair: str = "static64→minilm-l6", task: str = "rotten_tomatoes", **kw: object
 ) -> Setup:

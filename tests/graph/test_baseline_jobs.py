@@ -32,16 +32,6 @@ def loss(logits, weak_p, progress, ctx):
 '''
 
 
-@pytest.fixture()
-def fresh_baselines(results_env: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A cache with the shared embeddings but no baselines: every baseline of the study is computed."""
-    cache = results_env.parent / "cache"
-    cache.mkdir()
-    (cache / "embeddings").symlink_to(shared_cache / "embeddings", target_is_directory=True)
-    monkeypatch.setenv("AAR_CACHE", str(cache))
-    return cache
-
-
 def baseline_charges(store: Store, study_id: int) -> list[BudgetCharge]:
     with store.session() as session:
         rows = session.exec(select(BudgetCharge).where(BudgetCharge.study_id == study_id)).all()

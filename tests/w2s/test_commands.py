@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -26,16 +25,6 @@ def aar(*args: str) -> subprocess.CompletedProcess:
         env=dict(os.environ),
         timeout=600,
     )
-
-
-@pytest.fixture()
-def fresh_baselines(results_env: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A cache with the shared embeddings but no baselines: every baseline is computed."""
-    cache = results_env.parent / "cache"
-    cache.mkdir()
-    (cache / "embeddings").symlink_to(shared_cache / "embeddings", target_is_directory=True)
-    monkeypatch.setenv("AAR_CACHE", str(cache))
-    return cache
 
 
 def charges(study: str) -> list[BudgetCharge]:
