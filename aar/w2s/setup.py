@@ -32,7 +32,7 @@ class Setup:
     task: str
     pair: Pair
     template: Template
-    sizes: SplitSizes = field(default_factory=SplitSizes)
+    sizes: SplitSizes = field(default_factory=SplitSizes.defaults)  # `split_sizes`: what the task fits
     split_seed: int = 0
     members: int = 4  # weak-ensemble members trained besides the main weak supervisor
     # How the weak supervisor is calibrated on its held-out part of weak_train (aar/w2s/calibration.py):
@@ -64,8 +64,13 @@ class Setup:
         return task_fingerprint(self.examples)
 
     @cached_property
+    def split_sizes(self) -> SplitSizes:
+        """The sizes the splits get: `sizes`, or the defaults shrunk to fit a small task (logged once)."""
+        return self.sizes.fitted(len(self.examples), self.task)
+
+    @cached_property
     def splits(self) -> Splits:
-        return make_splits(self.examples, self.sizes, self.split_seed, self.task)
+        return make_splits(self.examples, self.split_sizes, self.split_seed, self.task)
 
     @property
     def hparams(self) -> dict[str, Any]:
@@ -79,7 +84,7 @@ class Setup:
 
     def key_parts(self) -> dict[str, Any]:
         return {
-            "task": self.fingerprint, "sizes": self.sizes.as_dict(), "split_seed": self.split_seed,
+            "task": self.fingerprint, "sizes": self.split_sizes.as_dict(), "split_seed": self.split_seed,
             "template": self.template.name, "hparams": self.hparams, "code": self.code_version,
         }  # fmt: skip
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 from aar.errors import UserError
 from aar.w2s.tasks import Example
@@ -22,23 +22,41 @@ SPLIT_NAMES = ("weak_train", "w2s_train", "dev", "test")
 
 @dataclass(frozen=True)
 class SplitSizes:
-    """How many examples each split gets; defaults suit the 2-core CPU testbed."""
+    """How many examples each split gets.
+
+    The defaults give dev 1,500 examples (a dev PGR's example-level noise shrinks with √n; 500 left it
+    larger than most gaps between methods) and fit every built-in task (10,923 rows and up). `fit` marks
+    sizes the user did not choose (no `--sizes`): a task too small for them gets them scaled down to fit
+    (`fitted`); sizes the user named are taken as asked, and a task too small for them is a UserError.
+    """
 
     weak_train: int = 1000
     w2s_train: int = 3000
-    dev: int = 500
+    dev: int = 1500
     test: int = 1500
+    fit: bool = field(default=False, compare=False)  # not part of the sizes (nor of any cache key)
 
     @property
     def total(self) -> int:
         return self.weak_train + self.w2s_train + self.dev + self.test
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        return {name: int(getattr(self, name)) for name in SPLIT_NAMES}
+
+    @classmethod
+    def of(cls, sizes: dict[str, int]) -> SplitSizes:
+        """Sizes the user (or the code) chose, from one number per split name."""
+        return cls(sizes["weak_train"], sizes["w2s_train"], sizes["dev"], sizes["test"])
+
+    @classmethod
+    def defaults(cls) -> SplitSizes:
+        """The default sizes, shrunk to fit a task too small for them."""
+        return cls(fit=True)
 
     @classmethod
     def parse(cls, text: str) -> SplitSizes:
-        """`weak_train=500,w2s_train=2000,...` (unnamed fields keep their defaults)."""
+        """`weak_train=500,w2s_train=2000,...` (unnamed fields keep their defaults); "" means the defaults,
+        shrunk to fit a small task (any named size makes them explicit: they must fit)."""
         fields: dict[str, int] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, _, value = part.partition("=")
@@ -47,7 +65,26 @@ class SplitSizes:
                     f"bad split size {part!r}; expected NAME=N with NAME in {', '.join(SPLIT_NAMES)}"
                 )
             fields[key] = int(value)
-        return cls(**fields)
+        return cls.of({**cls().as_dict(), **fields}) if fields else cls.defaults()
+
+    def fitted(self, n_examples: int, task: str = "task") -> SplitSizes:
+        """These sizes for a task of `n_examples`: unchanged when they fit or were chosen by the user;
+        else (defaults) every split scaled by the same factor, so dev keeps its share (equal to test's).
+
+        Raises:
+            UserError: The task is too small for even one example per split.
+        """
+        if not self.fit or n_examples >= self.total:
+            return SplitSizes.of(self.as_dict())
+        scale = n_examples / self.total
+        shrunk = {name: int(getattr(self, name) * scale) for name in SPLIT_NAMES}
+        if min(shrunk.values()) < 1:
+            raise UserError(f"{task}: {n_examples} examples are too few for four splits; pass --sizes")
+        log.info(
+            "%s: %d examples, fewer than the default splits need (%d); using %s",
+            task, n_examples, self.total, ", ".join(f"{k}={v}" for k, v in shrunk.items()),
+        )  # fmt: skip
+        return SplitSizes.of(shrunk)
 
 
 @dataclass(frozen=True)
@@ -71,7 +108,9 @@ def make_splits(examples: list[Example], sizes: SplitSizes, split_seed: int, tas
 
     Examples that share a `group` (one question's true and false answer) always land in the same split.
     A task without groups is cut exactly as before groups existed (cached baselines stay valid).
+    Default sizes (`SplitSizes.fit`) shrink to fit a small task; explicit ones must fit.
     """
+    sizes = sizes.fitted(len(examples), task)
     if len(examples) < sizes.total:
         raise UserError(
             f"{task}: {len(examples)} examples, but the splits need {sizes.total} "
