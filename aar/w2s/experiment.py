@@ -18,6 +18,7 @@ import numpy as np
 
 from aar.w2s.baselines import WeakLabels, ceiling, weak_labels
 from aar.w2s.cache import content_hash, file_hash, load_arrays, save_arrays
+from aar.w2s.fidelity import w2s_subset
 from aar.w2s.jobs import JobOutcome, SeedData, run_trusted, write_job_data
 from aar.w2s.predictions import InvalidOutput, SeedPredictions, read_seed_predictions
 from aar.w2s.scoring import accuracy, auroc, min_gap, pgr
@@ -51,6 +52,9 @@ class ExperimentSpec:
     # Integrity ablation: "shuffle" permutes the weak labels across w2s_train (a W2S method must care).
     weak_label_transform: str = ""
     threads: int = 0  # torch threads inside the job (0 = torch's default)
+    # Low fidelity (aar/w2s/fidelity.py): train on this share of w2s_train, rows the host picks from the
+    # split seed (the same for every such run of the study); dev and test are never subsampled.
+    w2s_fraction: float = 1.0
 
     @property
     def hparams(self) -> dict[str, Any]:
@@ -253,14 +257,16 @@ def _requires(spec: ExperimentSpec) -> dict[str, Any]:
 def _seed_data(
     spec: ExperimentSpec, seed: int, weak: WeakLabels, features: dict[str, dict[str, np.ndarray]]
 ) -> SeedData:
-    """One seed of a method job: no ground truth; weak_train inputs only if the method asks for them."""
+    """One seed of a method job: no ground truth; weak_train inputs only if the method asks for them;
+    at low fidelity only the host-chosen rows of w2s_train (`w2s_subset`)."""
     sp = spec.setup.splits
     weak = _transform(spec, seed, weak)
+    rows = w2s_subset(len(sp.w2s_train), spec.w2s_fraction, spec.setup.split_seed)
     eval_examples = [e for split in spec.eval_splits for e in sp.get(split)]
     with_weak_train = bool(_requires(spec).get("weak_train_inputs"))
     role_feats = {
         role: {
-            "w2s_train": f["w2s_train"], "dev": f["dev"],
+            "w2s_train": f["w2s_train"][rows], "dev": f["dev"],
             "eval": np.concatenate([f[s] for s in spec.eval_splits]),
         } | ({"weak_train": f["weak_train"]} if with_weak_train else {})
         for role, f in features.items()
@@ -268,12 +274,12 @@ def _seed_data(
     return SeedData(
         seed,
         sp.weak_train if with_weak_train else None,
-        sp.w2s_train,
-        weak.w2s_train,
+        [sp.w2s_train[i] for i in rows],
+        weak.w2s_train[rows],
         sp.dev,
         weak.dev,
         eval_examples,
-        weak.members,
+        weak.members[rows],
         role_feats,
     )
 
