@@ -1,21 +1,30 @@
-"""bench/research_efficiency (issue 12.4): no repeated proposals, log-uniform sampling, and the score is
-the sealed-test PGR of the dev-selected incumbent."""
+"""bench/research_efficiency (issue 12.4): no repeated proposals, log-uniform sampling, the score is the
+sealed-test PGR of the dev-selected incumbent, and measured experiments persist in an outcome cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import random
 import statistics
 import zlib
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
+
+import pytest
 
 from aar.config import REPO_ROOT
 from aar.researchers.builtin import LIBRARY_ORDER
 from aar.researchers.types import Outcome
+from aar.w2s.ladder import parse_pair
+from aar.w2s.setup import Setup
+from aar.w2s.splits import SplitSizes
+from aar.w2s.templates import get_template
 
 SIGNALS = {"minority_rate": 0.4, "spread": 0.2, "confidence": 0.5}
+TINY = SplitSizes(weak_train=48, w2s_train=96, dev=32, test=32)
 
 
 def bench_module() -> ModuleType:
@@ -93,3 +102,58 @@ def test_each_round_is_numbered_anew_even_when_a_round_proposes_one_point(monkey
     run.builtin(fake, 16, rep=0)
     assert rounds == sorted(set(rounds)), "a round number was reused"
     assert len(set(fake.calls)) == len(fake.calls), "a configuration was proposed twice"
+
+
+def tiny_setup(cache_dir: Path, dev: int = 32) -> Setup:
+    return Setup(
+        "rotten_tomatoes", parse_pair("static64→minilm-l6"), get_template("probe", REPO_ROOT / "experiment_templates"),
+        sizes=dataclasses.replace(TINY, dev=dev), cache_dir=cache_dir, calibration="none", members=0,
+    )  # fmt: skip
+
+
+def test_a_later_run_reuses_every_experiment_in_the_outcome_cache(shared_cache: Path, tmp_path: Path) -> None:
+    # issue 12 targets: a budget-40 × 5-repetition run is hours on this machine; a second run (one strategy
+    # after its search changed, or a run that was stopped) must not measure what the first one measured
+    run = bench_module()
+    path = tmp_path / "outcomes.jsonl"
+    first = run.Bench(tiny_setup(shared_cache), [0], run.OutcomeCache(path))
+    measured = first.run("naive", {"epochs": 2})
+    assert first.ran == 1 and len(path.read_text().splitlines()) == 1
+
+    again = run.Bench(tiny_setup(shared_cache), [0], run.OutcomeCache(path))
+    reused = again.run("naive", {"epochs": 2})
+    assert again.ran == 0, "a cached experiment was measured again"
+    assert json.dumps(reused.model_dump(mode="json")) == json.dumps(measured.model_dump(mode="json"))
+    assert "test_pgr_lo" in reused.signals and reused.status == "ok"
+
+    other_seeds = run.Bench(tiny_setup(shared_cache), [1], run.OutcomeCache(path))
+    other_seeds.run("naive", {"epochs": 2})
+    assert other_seeds.ran == 1, "another seed list reused a result it did not measure"
+    assert len(path.read_text().splitlines()) == 2
+
+
+def test_the_cache_key_holds_everything_that_makes_a_result(shared_cache: Path) -> None:
+    run = bench_module()
+    bench = run.Bench(tiny_setup(shared_cache), [0, 1])
+    key = bench.key("aux_conf", {"lr": 0.001})
+    assert key == bench.key("aux_conf", {"lr": 0.001})
+    others = {
+        bench.key("aux_conf", {"lr": 0.002}),
+        bench.key("product", {"lr": 0.001}),
+        run.Bench(tiny_setup(shared_cache), [0, 1, 2]).key("aux_conf", {"lr": 0.001}),
+        run.Bench(tiny_setup(shared_cache, dev=40), [0, 1]).key("aux_conf", {"lr": 0.001}),
+    }
+    other_task = tiny_setup(shared_cache)
+    other_task.task = "privacy_qa"
+    others.add(run.Bench(other_task, [0, 1]).key("aux_conf", {"lr": 0.001}))
+    assert key not in others and len(others) == 5
+
+
+def test_sizes_default_to_the_issues_dev_size_and_strategies_are_checked() -> None:
+    run = bench_module()
+    args = run.parse_args(["--strategies", "builtin"])
+    sizes = args.sizes
+    assert (sizes.weak_train, sizes.w2s_train, sizes.dev, sizes.test) == (1000, 3000, 1500, 1500)
+    assert args.strategies == ["builtin"]
+    with pytest.raises(SystemExit):
+        run.parse_args(["--strategies", "builtin,grid"])
