@@ -14,6 +14,7 @@ from typing import Any
 from aar.budget import MIN_WALL_S
 from aar.graph.runtime import Runtime
 from aar.graph.state import Outcome, StudyState
+from aar.graph.tuned_naive import TunedNaive, tune_naive
 from aar.recording import base_method_of, record_result
 from aar.researchers.base import score_of
 from aar.store import HypothesisStatus, update_hypothesis
@@ -27,17 +28,23 @@ def finalize(state: StudyState, rt: Runtime) -> Update:
     """Finalists: sealed test once each, weak-label shuffle ablation, label-free and seed-spread checks.
 
     Hypotheses the stop left unrun are recorded as dropped, with the reason. Finalize's jobs run to the
-    deadline (search stopped earlier to leave them the time); a finalist with no time left is skipped."""
+    deadline (search stopped earlier to leave them the time); a finalist with no time left is skipped.
+    Then naive is tuned on dev with the winner's trial count (aar/graph/tuned_naive.py, host-side and
+    trusted in both feedback modes) and each finalist's sealed-test Δ against it is added."""
     record_dropped(state, rt)
     picked = pick_finalists(state.outcomes, state.config.feedback, state.config.finalists)
-    finalists = []
+    checked: list[tuple[dict[str, Any], ExperimentResult | None]] = []
     for i, o in enumerate(picked, 1):
         if (left := rt.budget.seconds_left()) is not None and left < MIN_WALL_S:
-            finalists.append(_skipped(o))
+            checked.append((_skipped(o), None))
             continue
         with rt.progress.phase(f"finalize: finalist {i} of {len(picked)} ({o.method})"):
-            finalists.append(_finalist(o, state, rt))
-    rt.event("finalize", f"{len(finalists)} finalist(s) checked and scored on the sealed test split")
+            checked.append(_finalist(o, state, rt))
+    rt.event("finalize", f"{len(checked)} finalist(s) checked and scored on the sealed test split")
+    finalists = [details for details, _ in checked]
+    if any(result is not None and result.status == "ok" for _, result in checked):
+        tuned = tune_naive(rt, state.outcomes, picked[0], finalist_seeds(state.config.seeds))
+        finalists = [details | vs_tuned(result, tuned) for details, result in checked]
     rt.event("finalize", f"budget: {rt.budget.describe()}")
     return {"finalists": finalists}
 
@@ -127,7 +134,8 @@ def finalist_seeds(search_seeds: int) -> list[int]:
     return list(range(search_seeds))
 
 
-def _finalist(o: Outcome, state: StudyState, rt: Runtime) -> dict[str, Any]:
+def _finalist(o: Outcome, state: StudyState, rt: Runtime) -> tuple[dict[str, Any], ExperimentResult]:
+    """The finalist's checks (its details, stored on its final run) and its sealed-test result."""
     seeds = finalist_seeds(state.config.seeds)
     with tempfile.TemporaryDirectory(prefix="aar-final-") as tmp:
         method = Path(tmp) / "method.py"
@@ -137,7 +145,21 @@ def _finalist(o: Outcome, state: StudyState, rt: Runtime) -> dict[str, Any]:
     y = rt.setup.labels("test")
     majority = max(float(y.mean()), 1 - float(y.mean()))
     checked = integrity(o, real, shuffled, majority, naive_baseline(rt.setup, seeds))
-    return checked | {"experiment_id": real_id, "ablation_experiment_id": shuf_id}
+    return checked | {"experiment_id": real_id, "ablation_experiment_id": shuf_id}, real
+
+
+def vs_tuned(real: ExperimentResult | None, tuned: TunedNaive) -> dict[str, Any]:
+    """A finalist's sealed-test Δ against the tuned naive (paired over seeds and examples, as against
+    naive) and the verdict it carries: "better" is judged against the tuned naive."""
+    best = tuned.best
+    if real is None or real.status != "ok" or best is None or best.result.status != "ok":
+        return {}
+    cmp = real.compare(best.result, "test")
+    return {
+        "test_vs_tuned_naive": cmp.describe(), "test_vs_tuned_naive_ci": [_num(cmp.diff.lo), _num(cmp.diff.hi)],
+        "verdict": cmp.verdict, "tuned_naive_experiment_id": tuned.experiment_id,
+        "tuned_naive_trials": [len(tuned.trials), tuned.wanted],
+    }  # fmt: skip
 
 
 def integrity(

@@ -9,8 +9,9 @@ agent when it queues an experiment):
   hparams form one *arm*, whose seeds are pooled.
 - `seeds` (list[int], optional): when one experiment ran several seeds; else `Experiment.seed`.
 - `role` (str, optional): `baseline` | `search` | `final` (a finalist's sealed-test rerun) |
-  `ablation:<name>` (an integrity ablation). Final and ablation runs stay out of the methods table;
-  final runs fill the sealed-test table.
+  `ablation:<name>` (an integrity ablation) | `tuned_baseline` (naive tuned on dev with the winner's
+  trial count; `tuning` says its trials). Final, ablation and tuned-baseline runs stay out of the
+  methods table; final runs fill the sealed-test table, the baselines its reference rows.
 - `integrity_flags` (list[str] | dict[str, str], optional): integrity-check findings to surface.
 - `integrity` (dict, optional): details of the finalist checks; `ablation_experiment_id` links the
   weak-label-shuffle run whose test PGR the sealed-test table shows beside the finalist's.
@@ -99,7 +100,8 @@ class Run:
     @property
     def in_search(self) -> bool:
         """True for runs that compare methods: not a finalist's sealed rerun, not an integrity ablation."""
-        return self.role != "final" and not self.role.startswith("ablation")
+        kept_out = ("final", "tuned_baseline")  # tuned_baseline: naive tuned in finalize
+        return self.role not in kept_out and not self.role.startswith("ablation")
 
     @property
     def arm(self) -> tuple[str, str, str]:

@@ -22,7 +22,7 @@ from aar.report.data import (
     method_rows,
     primary_split,
 )
-from aar.report.headline import Headline, headline
+from aar.report.headline import Headline, headline, tuned_note
 from aar.report.team import TeamView, team_view
 from aar.store.crud import find_study, get_study
 from aar.store.engine import Store
@@ -53,7 +53,8 @@ class TestRow:
     accuracy: float | None
     shuffled_pgr: float | None
     weak_accuracy: float | None = None
-    reference: bool = False  # the naive baseline's sealed-test score, the row the finalists compare to
+    reference: bool = False  # a naive baseline's sealed-test score, a row the finalists compare to
+    note: str = ""  # which reference: naive at the template's defaults, or tuned on dev
 
 
 @dataclass
@@ -127,7 +128,7 @@ def _gather(session: Session, study_id: int) -> ReportData:
 
 def test_rows(runs: list[Run]) -> list[TestRow]:
     """Sealed-test results, best first: the finalists' runs (role `final`), else any scored search run;
-    then the naive baseline's sealed-test score as the reference row."""
+    then the reference rows: naive at the template's defaults, and naive tuned on dev (when finalize ran it)."""
     scored = [r for r in runs if r.status == ExperimentStatus.OK and r.score("test", PGR) is not None]
     finals = [r for r in scored if r.role == "final"] or [
         r for r in scored if r.in_search and r.role != "baseline"
@@ -144,15 +145,23 @@ def test_rows(runs: list[Run]) -> list[TestRow]:
                     run.value("test", *WEAK_ACC))
         )  # fmt: skip
     rows.sort(key=lambda r: -(r.pgr if r.pgr is not None else float("-inf")))
-    return rows + [_reference_row(r) for r in scored if r.role == "baseline"]
+    return rows + [_reference_row(r) for r in scored if r.role in REFERENCE_NOTES]
+
+
+# The reference rows' roles and what the report calls them.
+REFERENCE_NOTES = {"baseline": "naive at defaults", "tuned_baseline": "naive tuned on dev"}
 
 
 def _reference_row(run: Run) -> TestRow:
-    """The naive baseline on the sealed test split (it is scored on dev and test when the study starts)."""
+    """A naive baseline on the sealed test split: the study's (scored on dev and test when the study
+    starts) or the tuned one finalize picked on dev."""
     score = run.score("test", PGR)
     assert score is not None
     accuracy, weak = run.value("test", *W2S_ACC), run.value("test", *WEAK_ACC)
-    return TestRow(run, score.value, score.ci_low, score.ci_high, accuracy, None, weak, reference=True)
+    note = REFERENCE_NOTES[run.role]
+    if run.role == "tuned_baseline" and (how := tuned_note([run])):
+        note = f"{note}: {how}"
+    return TestRow(run, score.value, score.ci_low, score.ci_high, accuracy, None, weak, True, note)
 
 
 def _ablation_id(run: Run) -> int | None:

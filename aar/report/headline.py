@@ -1,5 +1,7 @@
 """The study's headline, selection-aware: the dev winner's sealed-test PGR with its CI, the dev PGR it
-was picked on beside it, and how far dev scores dropped on the sealed test across the finalists.
+was picked on beside it, its sealed-test Δ against naive at the template's defaults and against naive
+tuned on dev with as many trials as the winner had (aar/graph/tuned_naive.py; the verdict is judged
+against the tuned one), and how far dev scores dropped on the sealed test across the finalists.
 
 The winner is chosen as the best of many arms on dev, so its dev PGR is biased upwards (the winner's
 curse); only the sealed test split, scored once per finalist, estimates what it recovers on unseen data.
@@ -46,6 +48,9 @@ class Headline:
     vs_naive: str  # the sealed-test paired Δ against naive (same seeds and examples), when recorded
     drops: list[Drop]
     naive_drop: float | None  # naive's dev − test: the shift between splits with no selection at all
+    vs_tuned: str = ""  # the same Δ against naive tuned on dev with the winner's trial count
+    tuned: str = ""  # how that naive was tuned: trials run of those due, the configuration picked
+    verdict: str = ""  # better | worse | inside noise | inconclusive …: against the tuned naive
 
     @property
     def dev(self) -> Interval:
@@ -84,7 +89,22 @@ def headline(runs: list[Run], methods: list[MethodRow], split: str) -> Headline 
         vs_naive=_vs_naive(final),
         drops=[d for r in finals if (d := _drop(r, runs, methods)) is not None],
         naive_drop=_naive_drop(runs),
+        vs_tuned=_detail(final, "test_vs_tuned_naive"),
+        tuned=tuned_note(runs),
+        verdict=_detail(final, "verdict"),
     )
+
+
+def tuned_note(runs: list[Run]) -> str:
+    """How the study's tuned naive was tuned ("" when it has none): trials run, the configuration picked."""
+    run = next((r for r in runs if r.role == "tuned_baseline"), None)
+    tuning = run.config.get("tuning") if run is not None else None
+    if not isinstance(tuning, dict):
+        return ""
+    picked = tuning.get("picked") or {}
+    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in picked.items())
+    note = f"{tuning.get('ran')} of {tuning.get('wanted')} trial(s) on dev, picked {shown or 'the defaults'}"
+    return f"{note} ({tuning['stopped']})" if tuning.get("stopped") else note
 
 
 def _linked(final: Run, row: MethodRow) -> bool:
@@ -116,6 +136,11 @@ def _naive_drop(runs: list[Run]) -> float | None:
 
 
 def _vs_naive(final: Run | None) -> str:
+    return _detail(final, "test_vs_naive")
+
+
+def _detail(final: Run | None, key: str) -> str:
+    """A text the finalist's checks stored (its run's `integrity`), "" when absent."""
     details = final.config.get("integrity") if final is not None else None
-    found = details.get("test_vs_naive") if isinstance(details, dict) else None
+    found = details.get(key) if isinstance(details, dict) else None
     return found if isinstance(found, str) else ""

@@ -398,14 +398,18 @@ def run_experiment(spec: ExperimentSpec, runner: JobRunner | None = None) -> Exp
     return result
 
 
-def naive_baseline(setup: Setup, seeds: list[int]) -> ExperimentResult:
-    """The naive weak→strong baseline (library `naive` method, baseline hyperparameters), cached per seed."""
+def naive_baseline(setup: Setup, seeds: list[int], hparams: dict[str, Any] | None = None) -> ExperimentResult:
+    """The naive weak→strong baseline (library `naive` method, baseline hyperparameters), cached per seed.
+
+    `hparams` override the baseline's (a tuned naive's trial, aar/graph/tuned_naive.py); the weak model
+    and the ceiling stay the setup's."""
     method = setup.template.dir.parent / "methods" / "naive.py"
-    spec = ExperimentSpec(setup, method, "naive", seeds, dict(setup.baseline_hparams))
+    spec = ExperimentSpec(setup, method, "naive", seeds, {**setup.baseline_hparams, **(hparams or {})})
+    tuned = [hparams] if hparams else []  # a default naive keeps its cache key
     key = content_hash(
-        "naive", setup.key_parts(), setup.pair.name, file_hash(method), seeds, setup.calibration
+        "naive", setup.key_parts(), setup.pair.name, file_hash(method), seeds, setup.calibration, *tuned
     )
-    path = setup.cache_dir / "baselines" / f"naive-{key}.npz"
+    path = setup.cache_dir / "baselines" / f"naive{'-tuned' if hparams else ''}-{key}.npz"
     ids = [e.id for split in spec.eval_splits for e in setup.splits.get(split)]
     if (hit := load_arrays(path)) is not None:
         result = ExperimentResult(
@@ -415,7 +419,7 @@ def naive_baseline(setup: Setup, seeds: list[int]) -> ExperimentResult:
         return result
     with tempfile.TemporaryDirectory(prefix="aar-naive-") as tmp:
         code, data, out = build_job(spec, Path(tmp))
-        label = f"baseline: naive {setup.pair.name}, seeds {seeds}"  # the ledger's line when `setup.trusted` runs it
+        label = f"baseline: naive {setup.pair.name}, seeds {seeds}{f', {hparams}' if hparams else ''}"  # the ledger's line
         run_trusted(setup.template.runner, data, out, code / "method.py", setup.trusted, label=label)
         preds = {s: read_seed_predictions(out / f"seed_{s}", ids) for s in seeds}
     save_arrays(path, **{f"s{s}_{k}": v for s, p in preds.items() for k, v in _preds_to_arrays(p).items()})
