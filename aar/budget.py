@@ -120,19 +120,21 @@ class Budget:
         with self._lock:
             self._check({"tokens": est_tokens, "usd": est_usd})
 
-    def reserve_launch(self, est_device_seconds: float) -> None:
-        """Before a launch: check, then hold one experiment and its estimated device time until `release`.
+    def reserve_launch(self, est_device_seconds: float, *, experiments: float = 1.0) -> None:
+        """Before a launch: check, then hold its `experiments` (a low-fidelity run holds its share of one)
+        and its estimated device time until `release`.
 
         Device time is allowed to overrun by at most the one job that starts under the limit.
         """
         with self._lock:
-            self._check({"experiments": 1.0 + self.hold_back, "device_seconds": est_device_seconds})
-            self._reserved["experiments"] = self._reserved.get("experiments", 0.0) + 1
+            self._check({"experiments": experiments + self.hold_back, "device_seconds": est_device_seconds})
+            self._reserved["experiments"] = self._reserved.get("experiments", 0.0) + experiments
             self._reserved["device_seconds"] = self._reserved.get("device_seconds", 0.0) + est_device_seconds
 
-    def release(self, est_device_seconds: float) -> None:
+    def release(self, est_device_seconds: float, *, experiments: float = 1.0) -> None:
+        """Give back what `reserve_launch` held (once the launch is charged or abandoned)."""
         with self._lock:
-            self._reserved["experiments"] = max(0.0, self._reserved.get("experiments", 0.0) - 1)
+            self._reserved["experiments"] = max(0.0, self._reserved.get("experiments", 0.0) - experiments)
             self._reserved["device_seconds"] = max(
                 0.0, self._reserved.get("device_seconds", 0.0) - est_device_seconds
             )
@@ -245,9 +247,12 @@ def check_minimum(max_experiments: float | None, *, per_round: int, finalists: i
 
 
 def fmt_amount(kind: str, value: float) -> str:
-    """A budget amount rounded for people: dollars to the cent, seconds and counts whole."""
+    """A budget amount rounded for people: dollars to the cent, seconds and tokens whole, experiments
+    to a tenth when fractional (low-fidelity runs charge a share of one: `12.4`)."""
     if kind == "usd":
         return f"${value:.2f}"
+    if kind == "experiments" and math.isfinite(value) and abs(value - round(value)) >= 0.05:
+        return f"{value:,.1f}"
     if math.isfinite(value) and kind in ("tokens", "experiments", "device_seconds"):
         return f"{value:,.0f}"
     return f"{value:.3g}"

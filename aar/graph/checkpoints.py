@@ -20,6 +20,7 @@ CHECKPOINT_TYPES = [
     ("aar.graph.state", "Candidate"),
     ("aar.researchers.types", "Proposal"),
     ("aar.researchers.types", "Outcome"),
+    ("aar.researchers.types", "Fidelity"),
 ]
 
 

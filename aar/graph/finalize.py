@@ -16,7 +16,7 @@ from aar.graph.runtime import Runtime
 from aar.graph.state import Outcome, StudyState
 from aar.graph.tuned_naive import TunedNaive, tune_naive
 from aar.recording import base_method_of, record_result
-from aar.researchers.base import score_of
+from aar.researchers.base import full_score
 from aar.store import HypothesisStatus, update_hypothesis
 from aar.w2s.experiment import ExperimentResult, ExperimentSpec, naive_baseline
 from aar.w2s.stats import MIN_SEEDS, Estimate, accuracy_delta, bootstrap_ci, t_interval, too_few_seeds
@@ -75,10 +75,11 @@ def _skipped(o: Outcome) -> dict[str, Any]:
 
 def pick_finalists(outcomes: list[Outcome], feedback: str, n: int) -> list[Outcome]:
     """The `n` best distinct configurations by the researcher's score (`score_of`: dev PGR, or a
-    label-free signal in blind mode); failed and degenerate (one-class, constant) outcomes never rank."""
+    label-free signal in blind mode); failed and degenerate (one-class, constant) outcomes never rank,
+    nor low-fidelity ones (a multi-fidelity search's low rung: `full_score`)."""
     ranked = sorted(
-        (o for o in outcomes if score_of(o, feedback) is not None),
-        key=lambda o: -(score_of(o, feedback) or 0),
+        (o for o in outcomes if full_score(o, feedback) is not None),
+        key=lambda o: -(full_score(o, feedback) or 0),
     )
     picked: list[Outcome] = []
     seen: set[tuple[str, str]] = set()

@@ -24,9 +24,16 @@ from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Outcome, StudyState
 from aar.progress import fmt_seconds
 from aar.recording import finish_record, method_label, record_result, start_record
-from aar.researchers.base import Decision, ResearchView, degenerate, prediction_signals, score_of
+from aar.researchers.base import (
+    Decision,
+    ResearchView,
+    degenerate,
+    full_score,
+    prediction_signals,
+    score_of,
+)
 from aar.researchers.feedback import Released, dev_feedback
-from aar.researchers.types import Proposal
+from aar.researchers.types import Fidelity, Proposal
 from aar.researchers.untrusted import fence, summarize_error
 from aar.store import (
     AuditFindingCreate,
@@ -84,7 +91,7 @@ def visible(
             "dev_pgr": rel.pgr,
             "dev_pgr_lo": rel.lo,
             "dev_pgr_hi": rel.hi,
-            "verdict_vs_naive": rel.vs_naive or rel.note,
+            "verdict_vs_naive": (rel.vs_naive if o.fidelity is None else "") or rel.note,
         }
     return o.model_copy(update={**update, "error": summarize_error(o.status, o.error) if o.error else ""})
 
@@ -121,6 +128,7 @@ def view(
         naive=visible(state.naive, fb, released), best=visible(state.best, fb, released),
         budget_left=rt.budget.remaining(), feedback_note=note, researcher=researcher, team=len(rt.team),
         claimed=tuple(claimed or ()), priors=tuple(rt.priors) if fb == "dev" else (),
+        seeds=state.config.seeds, w2s_train_size=len(rt.setup.splits.w2s_train),
     )  # fmt: skip
 
 
@@ -421,10 +429,14 @@ def _after_run(c: Candidate, ran: dict[int, int], shared: dict[int, int], rt: Ru
 SHAREABLE = {"ok", "failed", "invalid_output"}  # results an identical job would repeat (not infra ends)
 
 
-def experiment_key(code: str, hparams: Mapping[str, Any]) -> tuple[str, str]:
-    """What makes two search experiments identical: the method code's hash and the hyperparameters
-    (resolved over the template's defaults, as `ExperimentSpec.hparams` records them)."""
-    return hashlib.sha256(code.encode()).hexdigest(), json.dumps(dict(hparams), sort_keys=True, default=str)
+def experiment_key(
+    code: str, hparams: Mapping[str, Any], fidelity: Fidelity | None = None
+) -> tuple[str, str]:
+    """What makes two search experiments identical: the method code's hash, the hyperparameters
+    (resolved over the template's defaults, as `ExperimentSpec.hparams` records them) and the fidelity
+    (a promoted point reruns a low rung's hyperparameters at full fidelity: not a repeat)."""
+    shown = dict(hparams) | ({"__fidelity__": fidelity.model_dump()} if fidelity else {})
+    return hashlib.sha256(code.encode()).hexdigest(), json.dumps(shown, sort_keys=True, default=str)
 
 
 def _deduplicate(
@@ -436,12 +448,15 @@ def _deduplicate(
         rows = list_experiments(session=session, study_id=rt.study_id)
     earlier: dict[tuple[str, str], Experiment] = {}
     for r in rows:
-        if r.config.get("role") == "search" and r.status in SHAREABLE and r.method_sha256:
-            earlier.setdefault((r.method_sha256, experiment_key("", r.config.get("hparams") or {})[1]), r)
+        if r.config.get("role") in SEARCH_RUNS and r.status in SHAREABLE and r.method_sha256:
+            hparams = r.config.get("hparams") or {}
+            earlier.setdefault((r.method_sha256, experiment_key("", hparams, fidelity_of(r))[1]), r)
     first: dict[tuple[str, str], int] = {}
     keep, shared, twins = [], {}, {}
     for c in todo:
-        key = experiment_key(c.code, {**rt.setup.template.defaults, **c.proposal.hparams})  # as recorded
+        key = experiment_key(
+            c.code, {**rt.setup.template.defaults, **c.proposal.hparams}, c.proposal.fidelity
+        )
         if (row := earlier.get(key)) is not None and row.hypothesis_id != c.hypothesis_id:
             shared[c.hypothesis_id] = int(row.id or 0)
         elif key in first:
@@ -453,12 +468,16 @@ def _deduplicate(
 
 
 FINISHED = {s.value for s in ExperimentStatus} - {"queued", "running", "interrupted"}
+# A low-fidelity search run's role: the store's "best run" queries (roles search and ""), the report's
+# method table and the finalists never count it (aar/store/queries.py SEARCH_ROLES, aar/report/data.py).
+LOW_RUNG = "low_rung"
+SEARCH_RUNS = ("search", LOW_RUNG)
 
 
 def _search_rows(rt: Runtime, hypothesis_id: int) -> list[Experiment]:
     with rt.store.session() as session:
         rows = list_experiments(session=session, study_id=rt.study_id, hypothesis_id=hypothesis_id)
-    return [r for r in rows if r.config.get("role") == "search"]
+    return [r for r in rows if r.config.get("role") in SEARCH_RUNS]
 
 
 def _existing(rt: Runtime, hypothesis_id: int) -> Experiment | None:
@@ -479,8 +498,10 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
         return int(done.id or 0)  # finished before a crash: never rerun
     requeued = next((int(r.id or 0) for r in rows if r.status == ExperimentStatus.QUEUED), None)
     rt.check_stop()  # `aar stop`, Ctrl-C: stop here, after the running job, before the next launch
+    fid, seeds = c.proposal.fidelity, state.config.seeds
+    units = fid.cost(seeds) if fid else 1.0  # a low-fidelity run costs its share of a full experiment
     try:
-        rt.budget.reserve_launch(est)
+        rt.budget.reserve_launch(est * units, experiments=units)
     except BudgetExceeded as exc:
         return f"budget: {exc.limit}"
     try:
@@ -500,16 +521,21 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
                 rt.setup,
                 method,
                 name,
-                list(range(state.config.seeds)),
+                list(range(fid.seeds if fid else seeds)),
                 c.proposal.hparams,
                 eval_splits=("dev",),
                 threads=threads,
+                w2s_fraction=fid.w2s_fraction if fid else 1.0,
+            )
+            extra = {"role": LOW_RUNG if fid else "search", "round": state.round, "base_method": base} | (
+                {"fidelity": fid.model_dump()} if fid else {}
             )
             exp_id = start_record(rt.store, study_id=rt.study_id, spec=spec, hypothesis_id=c.hypothesis_id, sandbox_kind=rt.sandbox_kind,
-                                  extra_config={"role": "search", "round": state.round, "base_method": base}, experiment_id=requeued)  # fmt: skip
+                                  extra_config=extra, experiment_id=requeued)  # fmt: skip
             rt.event(
                 "run",
-                f"hypothesis {c.hypothesis_id}: {name} (from {base}) {json.dumps(c.proposal.hparams)} on {rt.sandbox_kind}",
+                f"hypothesis {c.hypothesis_id}: {name} (from {base}) {json.dumps(c.proposal.hparams)} on {rt.sandbox_kind}"
+                + (f" ({fid.describe()}, {units:.2g} experiment)" if fid else ""),
                 hypothesis_id=c.hypothesis_id,
                 experiment_id=exp_id,
             )
@@ -517,14 +543,14 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
             finish_record(rt.store, experiment_id=exp_id, result=result)
         rt.budget.charge(
             "experiments",
-            1,
+            units,
             key=f"experiment:{exp_id}",
-            what_for=name,
+            what_for=name + (f" ({fid.describe()})" if fid else ""),
             experiment_id=exp_id,
         )
         return exp_id
     finally:
-        rt.budget.release(est)
+        rt.budget.release(est * units, experiments=units)
 
 
 def evaluate(state: StudyState, rt: Runtime) -> Update:
@@ -537,6 +563,7 @@ def evaluate(state: StudyState, rt: Runtime) -> Update:
         result = _load_result(rt, prior)
         o = outcome_from(result, prior.id, c.hypothesis_id, c.code)
         o.signals["job_seconds"] = prior.device_seconds
+        o.fidelity = fidelity_of(prior)
         outcomes.append(o)
         rt.event(
             "evaluate",
@@ -545,11 +572,18 @@ def evaluate(state: StudyState, rt: Runtime) -> Update:
                 f", dev PGR {o.dev_pgr:.3f}"
                 if o.dev_pgr is not None and state.config.feedback == "dev"
                 else ""
-            ),
+            )
+            + (f" ({o.fidelity.describe()})" if o.fidelity else ""),
             hypothesis_id=c.hypothesis_id,
             experiment_id=prior.id,
         )
     return {"outcomes": outcomes}
+
+
+def fidelity_of(exp: Experiment) -> Fidelity | None:
+    """A search experiment's rung as its row records it (`config["fidelity"]`); None: full fidelity."""
+    found = exp.config.get("fidelity")
+    return Fidelity.model_validate(found) if isinstance(found, dict) else None
 
 
 def _load_result(rt: Runtime, exp: Experiment) -> ExperimentResult:
@@ -568,11 +602,12 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
     judged: list[Outcome] = []
     by_hypothesis = {c.hypothesis_id: c for c in state.candidates}
     for o in new:
-        if state.naive and o.status == "ok":
+        if state.naive and o.status == "ok" and o.fidelity is None:  # a low rung is no method comparison
             o = o.model_copy(update=_verdicts(rt, o, state.naive, best))
         judged.append(o)
         c = by_hypothesis[o.hypothesis_id or 0]
-        _post(rt, state, o, c, seen)
+        if o.fidelity is None:  # the findings board (next studies' priors) holds full-fidelity results only
+            _post(rt, state, o, c, seen)
         try:
             finding = rt.team[c.researcher].analyze(shown(o, seen), seen)
         except BudgetExceeded as exc:
@@ -581,6 +616,8 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
             finding = f"({step_failed(rt, 'analyze', exc, o.hypothesis_id)})"
         if (reason := degenerate(o)) and reason not in finding:
             finding = f"not ranked: {reason}. {finding}"
+        if o.fidelity is not None and o.fidelity.describe() not in finding:
+            finding = f"({o.fidelity.describe()}) {finding}"
         status = _hypothesis_status(o)
         with rt.store.session() as session:
             update_hypothesis(
@@ -588,8 +625,8 @@ def analyze(state: StudyState, rt: Runtime) -> Update:
             )
         rt.event("analyze", finding, hypothesis_id=o.hypothesis_id, experiment_id=o.experiment_id)
         feedback = state.config.feedback
-        if score_of(o, feedback) is not None and (
-            best is None or (score_of(o, feedback) or 0) > (score_of(best, feedback) or 0)
+        if full_score(o, feedback) is not None and (
+            best is None or (full_score(o, feedback) or 0) > (score_of(best, feedback) or 0)
         ):
             best, improved = o, True
     for c in state.candidates:
@@ -615,7 +652,7 @@ def _share(
     )  # fmt: skip
     with rt.store.session() as session:
         update_hypothesis(session=session, hypothesis_id=c.hypothesis_id, status=status, finding=finding)
-    if twin is not None:
+    if twin is not None and twin.fidelity is None:
         _post(rt, state, twin, c, seen, duplicate=True)
 
 
@@ -685,6 +722,8 @@ def _hypothesis_status(o: Outcome) -> HypothesisStatus:
     Degenerate (one-class, constant) predictions refute the hypothesis whatever they score."""
     if o.status != "ok":
         return HypothesisStatus.ABANDONED
+    if o.fidelity is not None:  # a low rung: too few seeds and rows to support or refute anything
+        return HypothesisStatus.INCONCLUSIVE
     if degenerate(o):  # one-class or constant predictions: a label-free trick, not a method
         return HypothesisStatus.REFUTED
     if len(o.dev_pgr_by_seed) < MIN_SEEDS:

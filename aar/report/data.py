@@ -8,10 +8,11 @@ agent when it queues an experiment):
 - `hparams` (dict): the hyperparameters the method ran with; experiments with equal method and
   hparams form one *arm*, whose seeds are pooled.
 - `seeds` (list[int], optional): when one experiment ran several seeds; else `Experiment.seed`.
-- `role` (str, optional): `baseline` | `search` | `final` (a finalist's sealed-test rerun) |
+- `role` (str, optional): `baseline` | `search` | `low_rung` (a multi-fidelity search's cheap first
+  look: `fidelity` says its seeds and w2s_train share) | `final` (a finalist's sealed-test rerun) |
   `ablation:<name>` (an integrity ablation) | `tuned_baseline` (naive tuned on dev with the winner's
-  trial count; `tuning` says its trials). Final, ablation and tuned-baseline runs stay out of the
-  methods table; final runs fill the sealed-test table, the baselines its reference rows.
+  trial count; `tuning` says its trials). Low-rung, final, ablation and tuned-baseline runs stay out of
+  the methods table; final runs fill the sealed-test table, the baselines its reference rows.
 - `integrity_flags` (list[str] | dict[str, str], optional): integrity-check findings to surface.
 - `integrity` (dict, optional): details of the finalist checks; `ablation_experiment_id` links the
   weak-label-shuffle run whose test PGR the sealed-test table shows beside the finalist's.
@@ -99,8 +100,9 @@ class Run:
 
     @property
     def in_search(self) -> bool:
-        """True for runs that compare methods: not a finalist's sealed rerun, not an integrity ablation."""
-        kept_out = ("final", "tuned_baseline")  # tuned_baseline: naive tuned in finalize
+        """True for runs that compare methods: not a finalist's sealed rerun, not an integrity ablation,
+        not a multi-fidelity search's low rung (`low_rung`: fewer seeds and w2s_train rows)."""
+        kept_out = ("final", "low_rung", "tuned_baseline")  # tuned_baseline: naive tuned in finalize
         return self.role not in kept_out and not self.role.startswith("ablation")
 
     @property

@@ -41,6 +41,10 @@ class ResearchView:
     claimed: tuple[Proposal, ...] = ()
     # Earlier studies' findings on the same task and pair (dev mode only; none in blind mode).
     priors: tuple[Prior, ...] = ()
+    # The study's seeds per full experiment and the w2s_train rows it has: what a low-fidelity run
+    # (Proposal.fidelity) may take a part of. 0: unknown (no low fidelity).
+    seeds: int = 0
+    w2s_train_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,12 @@ def degenerate(outcome: Outcome) -> str:
     if spread is not None and spread < MIN_SPREAD:
         return f"constant predictions (std of p {spread:.1e} on the worst seed)"
     return ""
+
+
+def full_score(outcome: Outcome, feedback: str) -> float | None:
+    """`score_of` for a full-fidelity outcome; None for a low-fidelity one (a rung of the multi-fidelity
+    search), which never counts as the best, a verdict, a finalist or a convergence step."""
+    return None if outcome.fidelity is not None else score_of(outcome, feedback)
 
 
 def score_of(outcome: Outcome, feedback: str) -> float | None:

@@ -10,6 +10,25 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from aar.w2s import fidelity as _fidelity
+
+
+class Fidelity(BaseModel):
+    """A low-fidelity run (a rung of the multi-fidelity search, aar/w2s/fidelity.py): the first `seeds`
+    of the study's seeds and a host-chosen `w2s_fraction` of w2s_train. Full fidelity is None."""
+
+    rung: int = 0
+    seeds: int
+    w2s_fraction: float
+
+    def cost(self, study_seeds: int) -> float:
+        """Its charge in full-experiment units."""
+        return _fidelity.cost(self.seeds, study_seeds, self.w2s_fraction)
+
+    def describe(self) -> str:
+        """`rung 0: 2 seeds, 1/3 w2s_train`."""
+        return _fidelity.describe(self.seeds, self.w2s_fraction, self.rung)
+
 
 class Proposal(BaseModel):
     """A hypothesis: what to change, why, and what it should do to PGR."""
@@ -20,6 +39,7 @@ class Proposal(BaseModel):
     base_method: str = "naive"  # the library method it starts from (builtin) or names (llm)
     hparams: dict[str, Any] = Field(default_factory=dict)
     parent_id: int | None = None
+    fidelity: Fidelity | None = None  # a low-fidelity run; None: full (the study's seeds, all w2s_train)
 
 
 class Outcome(BaseModel):
@@ -39,6 +59,9 @@ class Outcome(BaseModel):
     verdict_vs_naive: str = ""
     verdict_vs_best: str = ""
     code: str = ""
+    # A low-fidelity run's rung; None: full fidelity. Only full-fidelity outcomes rank as the best, get
+    # verdicts, reach the finalists or the findings board (aar/graph/nodes.py, finalize.py).
+    fidelity: Fidelity | None = None
 
 
 class Prior(BaseModel):
