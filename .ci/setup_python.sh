@@ -1,8 +1,14 @@
 # Sourced by .ci/run, bin/test and bin/aar. A venv outside /root (the sandbox bind-mounts it read-only
-# for uid 65534), keyed by the hash of pyproject.toml so a dependency change rebuilds it and nothing
-# else does. Works from any directory.
+# for uid 65534), keyed by the hash of what installs it: pyproject.toml's [build-system] and [project]
+# tables (dependencies, extras, scripts) and this file. A dependency change rebuilds it; an edit to
+# [tool.*] (pytest, ruff, mypy settings) does not (each cost CI a ~2-minute venv rebuild and a rebuild
+# of what is built from the venv). Works from any directory.
 AAR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-_aar_key=$(cat "$AAR_ROOT/pyproject.toml" "$AAR_ROOT/.ci/setup_python.sh" | sha256sum | cut -c1-12)
+_aar_key=$( {
+  python3 -c 'import json, sys, tomllib; d = tomllib.load(open(sys.argv[1], "rb")); print(json.dumps([d.get("build-system"), d.get("project")], sort_keys=True))' "$AAR_ROOT/pyproject.toml" \
+    || cat "$AAR_ROOT/pyproject.toml"
+  cat "$AAR_ROOT/.ci/setup_python.sh"
+} | sha256sum | cut -c1-12)
 export AAR_VENV="${AAR_VENV_ROOT:-/opt/aar}/venv-$_aar_key"
 if [[ ! -x "$AAR_VENV/bin/python" || ! -f "$AAR_VENV/.complete" ]]; then
   echo "aar: installing the Python environment into $AAR_VENV (once; a few minutes)" >&2

@@ -21,6 +21,26 @@ TEMPLATES = REPO_ROOT / "experiment_templates"
 SMALL = SplitSizes(weak_train=200, w2s_train=800, dev=200, test=400)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`bin/test` runs `-n 2 --dist loadgroup`), keep a module's tests on one worker
+    when they share a module-scoped fixture (a Ray cluster, a compose stack, a hostile study): each worker
+    would otherwise build its own copy, and a module's tests keep the order they are written in (the
+    Ray lost-node test kills the cluster, so it runs last). A test that names its own `xdist_group` keeps
+    it. Without xdist the mark does nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and _shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        d.scope in ("module", "class", "package") for defs in info.name2fixturedefs.values() for d in defs
+    )
+
+
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Embeddings/baselines cache shared by the whole session (real models, computed once)."""
