@@ -97,7 +97,7 @@ def headline(runs: list[Run], methods: list[MethodRow], split: str) -> Headline 
 
 def tuned_note(runs: list[Run]) -> str:
     """How the study's tuned naive was tuned ("" when it has none): trials run, the configuration picked."""
-    run = next((r for r in runs if r.role == "tuned_baseline"), None)
+    run = max((r for r in runs if r.role == "tuned_baseline"), key=lambda r: r.number, default=None)
     tuning = run.config.get("tuning") if run is not None else None
     if not isinstance(tuning, dict):
         return ""
