@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aar.config import Settings, StudyConfig
+from aar.graph.study import start_study
 from aar.store import Store, open_store
 
 SIZES = "weak_train=200,w2s_train=800,dev=200,test=400"
@@ -48,6 +51,40 @@ class Events:
 @pytest.fixture()
 def researcher_spy(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
     """What the builtin researcher was shown: every view `propose` got, and every outcome `analyze` got."""
+    return spy_on_researcher(monkeypatch)
+
+
+@dataclass
+class SharedStudy:
+    """One finished builtin study (dev feedback) and what was seen while it ran."""
+
+    outcome: Any
+    store: Store
+    config: StudyConfig
+    events: Events
+    seen: list[Any]
+    analyzed: list[Any]
+
+
+@pytest.fixture(scope="session")
+def dev_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Iterator[SharedStudy]:
+    """One builtin study in dev-feedback mode, 8 experiments, 3 per round, run once for the tests that
+    only read it (end to end, the budget end, what the researcher was shown): a study is the slowest
+    thing a test does. Tests that run it mark `xdist_group("dev_study")` so one worker runs it once."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AAR_RESULTS_DIR", str(tmp_path_factory.mktemp("dev-study") / "results"))
+        mp.setenv("AAR_CACHE", str(shared_cache))
+        seen, analyzed = spy_on_researcher(mp)
+        settings = Settings()
+        store = open_store(settings)
+        config, events = study_config("shared", max_experiments=8, per_round=3), Events()
+        outcome = start_study(config, settings, store, display=events)
+    yield SharedStudy(outcome, store, config, events, seen, analyzed)
+    store.close()
+
+
+def spy_on_researcher(mp: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
+    """Record every view the builtin researcher's `propose` gets and every outcome `analyze` gets."""
     from aar.researchers import builtin
 
     seen: list[Any] = []
@@ -62,6 +99,6 @@ def researcher_spy(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any
         analyzed.append(outcome)
         return real_analyze(self, outcome, view)
 
-    monkeypatch.setattr(builtin.BuiltinResearcher, "propose", spy_propose)
-    monkeypatch.setattr(builtin.BuiltinResearcher, "analyze", spy_analyze)
+    mp.setattr(builtin.BuiltinResearcher, "propose", spy_propose)
+    mp.setattr(builtin.BuiltinResearcher, "analyze", spy_analyze)
     return seen, analyzed

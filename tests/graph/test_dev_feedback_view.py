@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from aar.graph.study import start_study
 from aar.researchers.feedback import GRID
 from aar.store import Score
-from tests.graph.conftest import Events, study_config
+from tests.graph.conftest import SharedStudy
 
 
 def _on_grid(v: float | None) -> bool:
@@ -17,9 +16,10 @@ def _on_grid(v: float | None) -> bool:
 
 
 @pytest.mark.slow
-def test_dev_mode_researcher_sees_only_released_scores(settings, store, researcher_spy):
-    seen, analyzed = researcher_spy
-    result = start_study(study_config("devfb", max_experiments=5), settings, store, display=Events())
+@pytest.mark.xdist_group("dev_study")
+def test_dev_mode_researcher_sees_only_released_scores(dev_study: SharedStudy):
+    seen, analyzed, result, store = dev_study.seen, dev_study.analyzed, dev_study.outcome, dev_study.store
+    assert dev_study.config.feedback == "dev"
     with store.session() as session:
         exact = {s.experiment_id: s.value for s in session.exec(select(Score).where(Score.split == "dev", Score.metric == "pgr"))}  # fmt: skip
     assert seen and analyzed and "dev answers are left" in seen[-1].feedback_note

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from aar.graph.study import start_study
 from aar.store import BudgetCharge, Experiment, Hypothesis, Score, Study, open_store
-from tests.graph.conftest import SIZES, Events, study_config
+from tests.graph.conftest import SIZES, Events, SharedStudy, study_config
 
 
 def experiments(store, study_id: int) -> list[Experiment]:
@@ -22,9 +22,9 @@ def experiments(store, study_id: int) -> list[Experiment]:
         return list(session.exec(select(Experiment).where(Experiment.study_id == study_id)).all())
 
 
-def test_builtin_study_end_to_end(settings, store):
-    events = Events()
-    outcome = start_study(study_config("e2e"), settings, store, display=events)
+@pytest.mark.xdist_group("dev_study")
+def test_builtin_study_end_to_end(dev_study: SharedStudy):
+    outcome, store, events = dev_study.outcome, dev_study.store, dev_study.events
     assert outcome.stop_reason and outcome.report_path and Path(outcome.report_path).is_file()
     for node in (
         "plan",
@@ -71,10 +71,10 @@ def test_builtin_study_end_to_end(settings, store):
             assert f"{scores[(e.id, 'test', 'pgr')]:.3f}" in report
 
 
-def test_budget_stops_cleanly_and_never_overruns(settings, store):
-    outcome = start_study(
-        study_config("tight", max_experiments=5, per_round=3), settings, store, display=Events()
-    )
+@pytest.mark.xdist_group("dev_study")
+def test_budget_stops_cleanly_and_never_overruns(dev_study: SharedStudy):
+    outcome, store, config = dev_study.outcome, dev_study.store, dev_study.config
+    assert config.per_round == 3 and config.max_experiments % config.per_round  # the last round is cut
     assert outcome.stop_reason.startswith("budget")
     with store.session() as session:
         charged = session.exec(
@@ -83,7 +83,7 @@ def test_budget_stops_cleanly_and_never_overruns(settings, store):
             )
         ).all()
         study = session.get(Study, outcome.study_id)
-    assert len(charged) <= 5 + 1  # never overrun by more than one job
+    assert len(charged) <= config.max_experiments + 1  # never overrun by more than one job
     assert study.status == "finished" and study.report_sha256  # a budget end finishes the study
     assert study.stop_reason and study.stop_reason.startswith("budget")
 
