@@ -72,10 +72,13 @@ def test_the_pick_is_made_on_dev_never_on_test() -> None:
 
 def test_the_verdict_is_judged_against_the_tuned_naive() -> None:
     winner = result([0.5] * 5, [0.40, 0.42, 0.38, 0.41, 0.39])
-    tuned = TunedNaive(wanted=2, trials=[Trial({}, result([0.3] * 5, [0.39, 0.43, 0.37, 0.42, 0.38]))])
+    defaults = Trial({"lr": 0.003}, result([0.1] * 5, [0.0, 0.02, -0.01, 0.01, 0.0]))  # winner beats it
+    tuned = TunedNaive(
+        wanted=3, trials=[defaults, Trial({"lr": 0.001}, result([0.3] * 5, [0.39, 0.43, 0.37, 0.42, 0.38]))]
+    )
     out = vs_tuned(winner, tuned)
     assert out["verdict"] == "inside noise" and out["test_vs_tuned_naive"].endswith(": inside noise")
-    assert out["tuned_naive_trials"] == [1, 2]
+    assert out["tuned_naive_trials"] == [2, 3]
     assert vs_tuned(None, tuned) == {}  # a skipped finalist has no Δ
 
 
