@@ -83,6 +83,52 @@ def dev_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> I
     store.close()
 
 
+CONSTANT = '''"""Predict the weak labels' majority class for everything, fully confident (no learning at all)."""
+
+import numpy as np
+
+SPACE: dict = {}
+
+
+def train(ctx):
+    yes = float(np.mean(ctx.weak_p("dev") > 0.5)) >= 0.5
+    p = np.full(ctx.n("eval"), 0.999 if yes else 0.001)
+    ctx.write_predictions(0, p)
+    ctx.write_predictions("final", p)
+'''
+
+
+@pytest.fixture(scope="session")
+def blind_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Iterator[SharedStudy]:
+    """Issue 9's tiny blind study, run once: a constant-majority method (`CONSTANT`, the label-free trick)
+    in the library, tried first, then aux_conf; two seeds, 6 experiments. Read by the wrong-verdicts test
+    and the blind-mode test (what the researcher was shown); both mark `xdist_group("blind_study")`."""
+    from aar.graph import study as study_module
+    from aar.researchers import builtin
+
+    real_sources = study_module.library_sources
+
+    def with_constant(s: Any) -> Any:
+        sources, spaces = real_sources(s)
+        return {**sources, "constant": CONSTANT}, {**spaces, "constant": {}}
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AAR_RESULTS_DIR", str(tmp_path_factory.mktemp("blind-study") / "results"))
+        mp.setenv("AAR_CACHE", str(shared_cache))
+        mp.setattr(study_module, "library_sources", with_constant)
+        mp.setattr(builtin, "LIBRARY_ORDER", ("constant", "aux_conf"))
+        seen, analyzed = spy_on_researcher(mp)
+        settings = Settings()
+        store = open_store(settings)
+        config = study_config(
+            "verdicts", feedback="blind", seeds=2, per_round=2, max_experiments=6, finalists=1
+        )  # fmt: skip
+        events = Events()
+        outcome = start_study(config, settings, store, display=events)
+    yield SharedStudy(outcome, store, config, events, seen, analyzed)
+    store.close()
+
+
 def spy_on_researcher(mp: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
     """Record every view the builtin researcher's `propose` gets and every outcome `analyze` gets."""
     from aar.researchers import builtin

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from aar.graph.study import start_study
 from aar.store import BudgetCharge, Experiment, Hypothesis, Score, Study, open_store
-from tests.graph.conftest import SIZES, Events, SharedStudy, study_config
+from tests.graph.conftest import SIZES, SharedStudy
 
 
 def experiments(store, study_id: int) -> list[Experiment]:
@@ -88,10 +87,10 @@ def test_budget_stops_cleanly_and_never_overruns(dev_study: SharedStudy):
     assert study.stop_reason and study.stop_reason.startswith("budget")
 
 
-def test_blind_mode_hides_ground_truth_from_the_researcher(settings, store, researcher_spy):
-    seen, analyzed = researcher_spy
-    start_study(study_config("blind", feedback="blind", max_experiments=5), settings, store, display=Events())
-    assert seen and analyzed
+@pytest.mark.xdist_group("blind_study")
+def test_blind_mode_hides_ground_truth_from_the_researcher(blind_study: SharedStudy):
+    seen, analyzed = blind_study.seen, blind_study.analyzed
+    assert blind_study.config.feedback == "blind" and seen and analyzed
     shown = [o for view in seen for o in [*view.history, view.naive, view.best] if o is not None] + analyzed
     for o in shown:
         assert (

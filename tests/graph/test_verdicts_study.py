@@ -1,6 +1,7 @@
 """Issue 9's wrong verdicts on a tiny real blind study: a constant-majority method in the library (the
 label-free trick), two seeds. It must not become the study's best or a finalist; every seed-based
-verdict must say "inconclusive"; `aar show`'s best is a search run; the report shows naive's test row."""
+verdict must say "inconclusive"; `aar show`'s best is a search run; the report shows naive's test row.
+The study (`blind_study`, tests/graph/conftest.py) is shared with the blind-mode test."""
 
 from __future__ import annotations
 
@@ -9,40 +10,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from aar.graph import study as study_module
-from aar.graph.study import start_study
-from aar.researchers import builtin
 from aar.store import Experiment, Hypothesis, HypothesisStatus
 from aar.store.queries import best_result
-from tests.graph.conftest import Events, study_config
-
-CONSTANT = '''"""Predict the weak labels' majority class for everything, fully confident (no learning at all)."""
-
-import numpy as np
-
-SPACE: dict = {}
-
-
-def train(ctx):
-    yes = float(np.mean(ctx.weak_p("dev") > 0.5)) >= 0.5
-    p = np.full(ctx.n("eval"), 0.999 if yes else 0.001)
-    ctx.write_predictions(0, p)
-    ctx.write_predictions("final", p)
-'''
+from tests.graph.conftest import SharedStudy
 
 
 @pytest.mark.slow
-def test_blind_study_with_a_constant_method(settings, store, monkeypatch) -> None:
-    real_sources = study_module.library_sources
-
-    def with_constant(s):  # type: ignore[no-untyped-def]
-        sources, spaces = real_sources(s)
-        return {**sources, "constant": CONSTANT}, {**spaces, "constant": {}}
-
-    monkeypatch.setattr(study_module, "library_sources", with_constant)
-    monkeypatch.setattr(builtin, "LIBRARY_ORDER", ("constant", "aux_conf"))
-    config = study_config("verdicts", feedback="blind", seeds=2, per_round=2, max_experiments=6, finalists=1)
-    outcome = start_study(config, settings, store, display=Events())
+@pytest.mark.xdist_group("blind_study")
+def test_blind_study_with_a_constant_method(blind_study: SharedStudy) -> None:
+    outcome, store = blind_study.outcome, blind_study.store
     with store.session() as session:
         rows = list(session.exec(select(Experiment).where(Experiment.study_id == outcome.study_id)).all())
         hypotheses = list(
