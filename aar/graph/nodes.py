@@ -148,9 +148,12 @@ def outcome_from(
 
 
 def _est_device_seconds(state: StudyState) -> float:
-    """Median device time of the study's finished jobs (an estimate for the next launch)."""
+    """Median device time of the study's finished full-fidelity jobs (an estimate for the next full
+    launch; a low rung's is scaled by its cost)."""
     times = sorted(
-        o.signals.get("job_seconds") or 0.0 for o in state.outcomes if o.signals.get("job_seconds")
+        o.signals.get("job_seconds") or 0.0
+        for o in state.outcomes
+        if o.signals.get("job_seconds") and o.fidelity is None
     )
     return times[len(times) // 2] if times else 30.0
 
@@ -539,7 +542,7 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
                 hypothesis_id=c.hypothesis_id,
                 experiment_id=exp_id,
             )
-            result = rt.run(spec)
+            result = rt.run(spec, role=LOW_RUNG if fid else "search")  # a low rung's time: its own ETA
             finish_record(rt.store, experiment_id=exp_id, result=result)
         rt.budget.charge(
             "experiments",

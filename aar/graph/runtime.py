@@ -239,6 +239,7 @@ def job_durations(store: Store, study_id: int) -> dict[str, list[float]]:
     for row in rows:
         if row.status == "ok" and row.device_seconds:
             role = "final" if str(row.config.get("role", "")).startswith(("final", "ablation")) else "search"
+            role = "low_rung" if row.config.get("role") == "low_rung" else role  # its own ETA, not search's
             out.setdefault(role, []).append(float(row.device_seconds))
     return out
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from aar.graph.nodes import LOW_RUNG, analyze, fidelity_of
+from aar.graph.nodes import LOW_RUNG, analyze, fidelity_of, visible
 from aar.graph.runtime import Runtime
 from aar.graph.state import Candidate, Proposal, StudyState
 from aar.graph.study import start_study
 from aar.researchers import builtin
+from aar.researchers.feedback import Released
 from aar.researchers.types import Fidelity
 from aar.store import BudgetCharge, Experiment, Hypothesis
 from aar.store.models import ResearchFinding
@@ -40,6 +41,15 @@ def test_a_low_rung_outcome_is_never_the_best_nor_judged(runtime: Runtime) -> No
         assert session.exec(select(ResearchFinding)).all() == []  # no prior for a later study
     assert hypothesis.status == "inconclusive"
     assert hypothesis.finding.startswith("m102 (rung 0: 2 seeds, 1/3 w2s_train)")
+
+
+def test_the_researcher_sees_a_low_rung_score_without_a_verdict_vs_naive() -> None:
+    rung = _outcome(7, 1, (0.5, 0.6), fidelity=RUNG)
+    released = {7: Released(0.55, 0.4, 0.7, vs_naive="Δ +0.45 vs naive (released scores): better")}
+    seen = visible(rung, "dev", released)
+    assert seen is not None and seen.dev_pgr == 0.55 and seen.verdict_vs_naive == ""
+    full = visible(rung.model_copy(update={"fidelity": None}), "dev", released)
+    assert full is not None and full.verdict_vs_naive.endswith("better")
 
 
 @pytest.mark.slow
