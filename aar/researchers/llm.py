@@ -36,6 +36,7 @@ from aar.llm import (
 )
 from aar.llm.modes import StructuredMode, mode_of_request, parse_mode
 from aar.researchers.base import Decision, ResearchView
+from aar.researchers.builtin import low_rung
 from aar.researchers.mode_log import mode_switch_recorder
 from aar.researchers.priors import claimed_block, priors_block
 from aar.researchers.types import Outcome, Proposal
@@ -58,6 +59,11 @@ class ProposalItem(BaseModel):
     expected_effect: str
     base_method: str = Field(description="Library method to start from.")
     hparams: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    low_fidelity: bool = Field(
+        default=False,
+        description="A cheap first look (about half the seeds, a third of w2s_train, ~0.2 experiments); "
+        "its score compares only with other low-fidelity runs: never the best, a verdict or a finalist.",
+    )
 
 
 class Proposals(BaseModel):
@@ -192,7 +198,8 @@ class LLMResearcher:
         if o is None:
             return "none"
         fields = {"method": o.method, "hparams": o.hparams, "status": summarize_error(o.status, o.error), "dev_pgr": o.dev_pgr,
-                  "ci": [o.dev_pgr_lo, o.dev_pgr_hi], "vs_naive": o.verdict_vs_naive, "signals": o.signals}  # fmt: skip
+                  "ci": [o.dev_pgr_lo, o.dev_pgr_hi], "vs_naive": o.verdict_vs_naive, "signals": o.signals,
+                  "fidelity": o.fidelity.describe() if o.fidelity else None}  # fmt: skip
         return json.dumps(
             {k: v for k, v in fields.items() if v not in (None, "", {}, [None, None])}, default=str
         )
@@ -209,10 +216,13 @@ class LLMResearcher:
 
     # ---- the researcher protocol ----------------------------------------------------------------------
     def propose(self, view: ResearchView) -> list[Proposal]:
+        """Hypotheses from the model; one it marks `low_fidelity` runs on the study's low rung, if it has one."""
+        rung = low_rung(view.seeds, view.w2s_train_size)  # None: the study is too small for a low rung
         messages = self._messages(
             view, "propose.j2", round=view.round, budget_left=view.budget_left, library=list(view.library),
             defaults=view.template_defaults, naive=self._brief(view.naive) if view.naive else "", best=self._brief(view.best) if view.best else "",
             history=[self._brief(o) for o in view.history[-30:]], per_round=view.per_round,
+            low_fidelity=f"{rung.describe()}, {rung.cost(view.seeds):.2f} of an experiment" if rung else "",
         )  # fmt: skip
         if tail := self._team_context(view):
             messages[-1] = Message(role="user", content=f"{messages[-1].content}\n{tail}")
@@ -220,8 +230,9 @@ class LLMResearcher:
         return [
             Proposal(
                 **{
-                    **p.model_dump(),
+                    **p.model_dump(exclude={"low_fidelity"}),
                     "base_method": p.base_method if p.base_method in view.library else "naive",
+                    "fidelity": rung if p.low_fidelity else None,
                 }
             )
             for p in out.hypotheses
