@@ -524,7 +524,7 @@ def _run_one(c: Candidate, state: StudyState, rt: Runtime, est: float) -> int | 
                 rt.setup,
                 method,
                 name,
-                list(range(fid.seeds if fid else seeds)),
+                list(range(min(fid.seeds, seeds) if fid else seeds)),
                 c.proposal.hparams,
                 eval_splits=("dev",),
                 threads=threads,

@@ -17,9 +17,9 @@ class Fidelity(BaseModel):
     """A low-fidelity run (a rung of the multi-fidelity search, aar/w2s/fidelity.py): the first `seeds`
     of the study's seeds and a host-chosen `w2s_fraction` of w2s_train. Full fidelity is None."""
 
-    rung: int = 0
-    seeds: int
-    w2s_fraction: float
+    rung: int = Field(default=0, ge=0)
+    seeds: int = Field(ge=1)
+    w2s_fraction: float = Field(gt=0.0, le=1.0)
 
     def cost(self, study_seeds: int) -> float:
         """Its charge in full-experiment units."""

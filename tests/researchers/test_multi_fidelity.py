@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from aar.graph.finalize import pick_finalists
 from aar.researchers.builtin import (
@@ -39,6 +40,13 @@ def test_the_low_rung_and_when_there_is_none() -> None:
     assert low_rung(2, 900) is None  # below 3 seeds: a low rung would measure noise
     assert low_rung(5, 240) is None  # a third of w2s_train under 100 rows
     assert RUNG.cost(3) == pytest.approx(2 / 9)
+    for bad in (
+        {"seeds": 0, "w2s_fraction": 0.5},
+        {"seeds": 2, "w2s_fraction": 0.0},
+        {"seeds": 2, "w2s_fraction": 1.5},
+    ):
+        with pytest.raises(ValidationError):
+            Fidelity.model_validate(bad)
 
 
 def test_new_search_points_start_on_the_low_rung_library_methods_do_not() -> None:
