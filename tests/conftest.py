@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,24 +22,35 @@ TEMPLATES = REPO_ROOT / "experiment_templates"
 SMALL = SplitSizes(weak_train=200, w2s_train=800, dev=200, test=400)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`bin/test` runs `-n 2 --dist loadgroup`), keep a module's tests on one worker
-    when they share a module-scoped fixture (a Ray cluster, a compose stack, a hostile study): each worker
-    would otherwise build its own copy, and a module's tests keep the order they are written in (the
-    Ray lost-node test kills the cluster, so it runs last). A test that names its own `xdist_group` keeps
-    it. Without xdist the mark does nothing."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and _shares_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+# Modules whose tests read one session-scoped study (tests/graph/conftest.py: dev_study, blind_study), so
+# one xdist worker runs them all and the study once.
+SAME_WORKER = {
+    "tests/graph/test_dev_feedback_view.py": "tests/graph/test_study_builtin.py",
+    "tests/graph/test_verdicts_study.py": "tests/graph/test_study_builtin.py",
+}
 
 
-def _shares_a_module_fixture(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(
-        d.scope in ("module", "class", "package") for defs in info.name2fixturedefs.values() for d in defs
-    )
+def xdist_scope(nodeid: str) -> str:
+    """The unit of work one xdist worker takes: a test's module (its module-scoped fixtures are built once,
+    its tests keep their written order: the Ray lost-node test kills the cluster, so it runs last), or the
+    module it shares a session-scoped study with (`SAME_WORKER`)."""
+    module = nodeid.split("::", 1)[0]
+    return SAME_WORKER.get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` (bin/test) with `xdist_scope` as the unit. (pytest-xdist 3.8's `loadgroup` does
+    not group under pytest 9.2: pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return ByModule(config, log)
 
 
 @pytest.fixture(scope="session")

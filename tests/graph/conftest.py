@@ -70,7 +70,7 @@ class SharedStudy:
 def dev_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Iterator[SharedStudy]:
     """One builtin study in dev-feedback mode, 8 experiments, 3 per round, run once for the tests that
     only read it (end to end, the budget end, what the researcher was shown): a study is the slowest
-    thing a test does. Tests that run it mark `xdist_group("dev_study")` so one worker runs it once."""
+    thing a test does. Its modules run on one xdist worker (tests/conftest.py SAME_WORKER)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AAR_RESULTS_DIR", str(tmp_path_factory.mktemp("dev-study") / "results"))
         mp.setenv("AAR_CACHE", str(shared_cache))
@@ -102,7 +102,7 @@ def train(ctx):
 def blind_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Iterator[SharedStudy]:
     """Issue 9's tiny blind study, run once: a constant-majority method (`CONSTANT`, the label-free trick)
     in the library, tried first, then aux_conf; two seeds, 6 experiments. Read by the wrong-verdicts test
-    and the blind-mode test (what the researcher was shown); both mark `xdist_group("blind_study")`."""
+    and the blind-mode test (what the researcher was shown), on one xdist worker (tests/conftest.py SAME_WORKER)."""
     from aar.graph import study as study_module
     from aar.researchers import builtin
 

@@ -16,7 +16,6 @@ def _on_grid(v: float | None) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("dev_study")
 def test_dev_mode_researcher_sees_only_released_scores(dev_study: SharedStudy):
     seen, analyzed, result, store = dev_study.seen, dev_study.analyzed, dev_study.outcome, dev_study.store
     assert dev_study.config.feedback == "dev"

@@ -21,7 +21,6 @@ def experiments(store, study_id: int) -> list[Experiment]:
         return list(session.exec(select(Experiment).where(Experiment.study_id == study_id)).all())
 
 
-@pytest.mark.xdist_group("dev_study")
 def test_builtin_study_end_to_end(dev_study: SharedStudy):
     outcome, store, events = dev_study.outcome, dev_study.store, dev_study.events
     assert outcome.stop_reason and outcome.report_path and Path(outcome.report_path).is_file()
@@ -70,7 +69,6 @@ def test_builtin_study_end_to_end(dev_study: SharedStudy):
             assert f"{scores[(e.id, 'test', 'pgr')]:.3f}" in report
 
 
-@pytest.mark.xdist_group("dev_study")
 def test_budget_stops_cleanly_and_never_overruns(dev_study: SharedStudy):
     outcome, store, config = dev_study.outcome, dev_study.store, dev_study.config
     assert config.per_round == 3 and config.max_experiments % config.per_round  # the last round is cut
@@ -87,7 +85,6 @@ def test_budget_stops_cleanly_and_never_overruns(dev_study: SharedStudy):
     assert study.stop_reason and study.stop_reason.startswith("budget")
 
 
-@pytest.mark.xdist_group("blind_study")
 def test_blind_mode_hides_ground_truth_from_the_researcher(blind_study: SharedStudy):
     seen, analyzed = blind_study.seen, blind_study.analyzed
     assert blind_study.config.feedback == "blind" and seen and analyzed

@@ -16,7 +16,6 @@ from tests.graph.conftest import SharedStudy
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("blind_study")
 def test_blind_study_with_a_constant_method(blind_study: SharedStudy) -> None:
     outcome, store = blind_study.outcome, blind_study.store
     with store.session() as session:
