@@ -33,7 +33,7 @@ from aar.budget import MIN_WALL_S, BudgetExceeded
 from aar.graph.control import StopRequested
 from aar.graph.runtime import FALLBACK_JOB_S, Runtime
 from aar.recording import record_result
-from aar.researchers.builtin import SEARCHED_TEMPLATE_KEYS, distribution
+from aar.researchers.builtin import SEARCHED_TEMPLATE_KEYS, distribution, inside
 from aar.researchers.types import Outcome
 from aar.w2s.experiment import ExperimentResult, naive_baseline
 
@@ -162,7 +162,7 @@ def _next_point(
     sampler = optuna.samplers.TPESampler(seed=rt.study_id + len(trials), n_startup_trials=4)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     for t in trials:
-        params = {k: t.hparams[k] for k in space if k in t.hparams and _inside(space[k], t.hparams[k])}
+        params = {k: t.hparams[k] for k in space if k in t.hparams and inside(space[k], t.hparams[k])}
         if not math.isnan(t.dev_pgr) and len(params) == len(space):
             study.add_trial(optuna.trial.create_trial(params=params, distributions=space, value=t.dev_pgr))
     seen = [t.hparams for t in trials]
@@ -172,13 +172,6 @@ def _next_point(
         if point not in seen:
             break
     return point
-
-
-def _inside(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
-    try:
-        return bool(dist._contains(dist.to_internal_repr(value)))
-    except (ValueError, TypeError):
-        return False
 
 
 def _shown(hparams: dict[str, Any]) -> str:

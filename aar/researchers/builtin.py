@@ -60,7 +60,7 @@ def distribution(spec: dict[str, Any]) -> optuna.distributions.BaseDistribution:
     return optuna.distributions.FloatDistribution(low, high, log=bool(spec.get("log", False)) and low > 0)
 
 
-def _inside(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
+def inside(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
     """Whether `value` is a point of `dist` (a default can lie outside a method's search space)."""
     try:
         return bool(dist._contains(dist.to_internal_repr(value)))
@@ -176,7 +176,7 @@ class BuiltinResearcher:
             if value is None:
                 continue
             params = {k: o.hparams.get(k, view.template_defaults.get(k)) for k in dists}
-            known = {k: v for k, v in params.items() if v is not None and _inside(dists[k], v)}
+            known = {k: v for k, v in params.items() if v is not None and inside(dists[k], v)}
             trials.append(optuna.trial.create_trial(
                 params=known, distributions={k: dists[k] for k in known}, value=value))  # fmt: skip
         return trials + BuiltinResearcher._prior_trials(method, dists, view)
@@ -197,7 +197,7 @@ class BuiltinResearcher:
                 if p.method == method
                 else {}
             )
-            known = {k: v for k, v in params.items() if v is not None and _inside(dists[k], v)}
+            known = {k: v for k, v in params.items() if v is not None and inside(dists[k], v)}
             if known:
                 trials.append(optuna.trial.create_trial(
                     params=known, distributions={k: dists[k] for k in known}, value=naive + p.delta))  # fmt: skip
