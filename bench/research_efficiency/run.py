@@ -2,12 +2,18 @@
 space (library methods × their hyperparameter spaces + lr/epochs), the same experiment budget, several
 repetitions. Each experiment is scored on dev (what the strategy sees) and on the sealed test split
 (what the score is): a strategy's curve is the test PGR of its incumbent, the configuration with the best
-dev PGR so far. Reports how many experiments each needs to come within 0.05 test PGR of the best
-incumbent any strategy reached.
+full-fidelity dev PGR so far. Reports how many experiments each needs to come within 0.05 test PGR of
+the best incumbent any strategy reached.
+
+The builtin researcher searches multi-fidelity (ASHA, aar/researchers/builtin.py): a new point first runs
+on a low rung (fewer seeds, a third of w2s_train) and costs its share of an experiment (seeds used / study
+seeds × w2s fraction, aar/w2s/fidelity.py); the best are rerun at full fidelity. Budgets and
+experiments-to-target are in these cost units (random search and TPE run every point in full: 1 each),
+and a low-rung score never becomes the incumbent. `--no-fidelity` runs the builtin at full fidelity only.
 
 Usage: python bench/research_efficiency/run.py [--budget 40] [--reps 5] [--seeds 5] [--task rotten_tomatoes]
     [--sizes weak_train=1000,w2s_train=3000,dev=1500,test=1500] [--strategies builtin,random,tpe]
-    [--cache FILE] [--out FILE]
+    [--no-fidelity] [--cache FILE] [--out FILE]
 
 Experiments run in-process with the trusted library code and one torch thread (the cost per experiment is
 the same for every strategy, so counting experiments is the fair currency). With `--cache FILE` every
@@ -37,6 +43,7 @@ from aar.graph.nodes import outcome_from
 from aar.graph.state import Outcome
 from aar.researchers.base import ResearchView
 from aar.researchers.builtin import LIBRARY_ORDER, SEARCHED_TEMPLATE_KEYS, BuiltinResearcher, distribution
+from aar.researchers.types import Fidelity
 from aar.w2s.cache import file_hash
 from aar.w2s.experiment import ExperimentSpec, naive_baseline, run_experiment
 from aar.w2s.ladder import parse_pair
@@ -78,8 +85,11 @@ class OutcomeCache:
 
 
 class Bench:
-    def __init__(self, setup: Setup, seeds: list[int], cache: OutcomeCache | None = None) -> None:
+    def __init__(
+        self, setup: Setup, seeds: list[int], cache: OutcomeCache | None = None, fidelity: bool = True
+    ) -> None:
         self.setup, self.seeds = setup, seeds
+        self.fidelity = fidelity  # the builtin may run points on its low rung (False: --no-fidelity)
         self.library = {m: (TEMPLATES / "methods" / f"{m}.py").read_text() for m in ("naive", *LIBRARY_ORDER)}
         self.spaces = {
             m: method_meta(TEMPLATES / "methods" / f"{m}.py").get("SPACE", {}) for m in LIBRARY_ORDER
@@ -89,8 +99,9 @@ class Bench:
         self._memo: dict[str, Outcome] = {}
         self.ran = 0  # experiments measured by this process (the rest came from the cache)
 
-    def key(self, method: str, hparams: dict[str, Any]) -> str:
-        """What makes an experiment's result: the data side, the seeds, the method's code and settings."""
+    def key(self, method: str, hparams: dict[str, Any], fidelity: Fidelity | None = None) -> str:
+        """What makes an experiment's result: the data side, the seeds, the method's code and settings,
+        and a low rung's fidelity (absent at full fidelity, so full-fidelity keys stay as they were)."""
         s = self.setup
         code = file_hash(
             resolve_method(method, TEMPLATES), s.template.runner, s.template.dir.parent / "common.py"
@@ -98,32 +109,40 @@ class Bench:
         return json.dumps(
             {"task": s.task, "pair": s.pair.name, "template": s.template.name, "sizes": s.sizes.as_dict(),
              "split_seed": s.split_seed, "calibration": s.calibration, "seeds": self.seeds,
-             "method": method, "code": code, "hparams": hparams},
+             "method": method, "code": code, "hparams": hparams}
+            | ({"fidelity": fidelity.model_dump()} if fidelity is not None else {}),
             sort_keys=True,
         )  # fmt: skip
 
-    def run(self, method: str, hparams: dict[str, Any]) -> Outcome:
-        key = json.dumps([method, hparams], sort_keys=True)
+    def run(self, method: str, hparams: dict[str, Any], fidelity: Fidelity | None = None) -> Outcome:
+        """The configuration's outcome at `fidelity` (None: full), measured once and shared."""
+        fid = fidelity.model_dump() if fidelity is not None else None
+        key = json.dumps([method, hparams, fid], sort_keys=True)
         if key not in self._memo:  # the same configuration is deterministic: run it once for all strategies
-            disk_key = self.key(method, hparams)
+            disk_key = self.key(method, hparams, fidelity)
             outcome = self.cache.get(disk_key)
             if outcome is None:
                 started = time.monotonic()
-                outcome = self._measure(method, hparams)
+                outcome = self._measure(method, hparams, fidelity)
                 self.cache.put(disk_key, outcome)
                 self.ran += 1
-                log(f"  ran {method} {hparams} in {time.monotonic() - started:.0f}s: dev {_fmt(outcome.dev_pgr)} "
+                rung = f" ({fidelity.describe()})" if fidelity is not None else ""
+                log(f"  ran {method}{rung} {hparams} in {time.monotonic() - started:.0f}s: dev {_fmt(outcome.dev_pgr)} "
                     f"test {_fmt(outcome.signals.get('test_pgr'))}")  # fmt: skip
             self._memo[key] = outcome.model_copy(update={"experiment_id": len(self._memo)})
         return self._memo[key]
 
-    def _measure(self, method: str, hparams: dict[str, Any]) -> Outcome:
+    def _measure(self, method: str, hparams: dict[str, Any], fidelity: Fidelity | None) -> Outcome:
+        """One experiment, in-process; a low rung takes the first `fidelity.seeds` seeds and the host's
+        w2s_train subset, as a study's low-rung job does (aar/graph/nodes.py)."""
+        seeds = self.seeds[: fidelity.seeds] if fidelity is not None else self.seeds
         spec = ExperimentSpec(
-            self.setup, resolve_method(method, TEMPLATES), method, self.seeds, hparams,
-            eval_splits=("dev", "test"), threads=1,
+            self.setup, resolve_method(method, TEMPLATES), method, seeds, hparams, eval_splits=("dev", "test"),
+            threads=1, w2s_fraction=fidelity.w2s_fraction if fidelity is not None else 1.0,
         )  # fmt: skip
         result = run_experiment(spec)
         outcome = outcome_from(result, len(self._memo), None, "")
+        outcome.fidelity = fidelity
         test = result.estimate("test", "pgr") if result.seed_results else None
         outcome.signals["test_pgr"] = test.mean if test is not None else None
         outcome.signals["test_pgr_lo"] = test.lo if test is not None else None
@@ -139,22 +158,34 @@ def _fmt(value: float | None) -> str:
 
 
 PER_ROUND = 3
+EPS = 1e-9  # nine 2/9 low-rung runs add up to 1.9999999999999998: still one experiment
+
+
+def cost(outcome: Outcome, study_seeds: int) -> float:
+    """What an experiment is charged in full-experiment units: a low rung its share, a full run 1."""
+    return outcome.fidelity.cost(study_seeds) if outcome.fidelity is not None else 1.0
 
 
 def builtin(bench: Bench, budget: int, rep: int) -> list[Outcome]:
-    """The builtin researcher, rounds numbered one by one (a round that proposes fewer than PER_ROUND
-    points must not repeat the last one's TPE seed, and so its proposals)."""
+    """The builtin researcher until its cumulative cost reaches `budget`, rounds numbered one by one (a
+    round that proposes fewer than PER_ROUND points must not repeat the last one's TPE seed, and so its
+    proposals). The view has the study's seeds and w2s_train rows, so new TPE points start on the low
+    rung and are promoted as a study's are (unless `bench.fidelity` is off: every point in full)."""
     researcher, history = BuiltinResearcher(seed=rep), []  # type: ignore[var-annotated]
-    t = bench.setup.template
-    for round_ in range(1, 10 * budget):
-        if len(history) >= budget:
+    t, seeds, spent = bench.setup.template, len(bench.seeds), 0.0
+    for round_ in range(1, 20 * budget):
+        if spent >= budget - EPS:
             break
         view = ResearchView(
             "bench", "", "", t.name, "dev", round_, PER_ROUND, t.defaults, t.space,
             bench.library, bench.spaces, list(history), None, None,
+            seeds=seeds if bench.fidelity else 0, w2s_train_size=bench.setup.sizes.w2s_train,
         )  # fmt: skip
-        for p in researcher.propose(view)[: budget - len(history)]:
-            history.append(bench.run(p.base_method, p.hparams))
+        for p in researcher.propose(view):
+            if spent >= budget - EPS:
+                break
+            history.append(bench.run(p.base_method, p.hparams, p.fidelity))
+            spent += cost(history[-1], seeds)
     return history
 
 
@@ -193,24 +224,40 @@ def tpe(bench: Bench, budget: int, rep: int) -> list[Outcome]:
 
 
 def incumbent_test(history: list[Outcome]) -> list[float]:
-    """After each experiment, the sealed-test PGR of the configuration with the best dev PGR so far."""
+    """After each experiment, the sealed-test PGR of the full-fidelity configuration with the best dev
+    PGR so far (a low-rung score is never the incumbent: fewer seeds and rows are no method result)."""
     best: Outcome | None = None
     curve = []
     for o in history:
-        if o.dev_pgr is not None and (best is None or o.dev_pgr > (best.dev_pgr or -9.0)):
+        full = o.fidelity is None and o.dev_pgr is not None
+        if full and (best is None or (o.dev_pgr or -9.0) > (best.dev_pgr or -9.0)):
             best = o
         test = best.signals.get("test_pgr") if best is not None else None
         curve.append(-1.0 if test is None or math.isnan(test) else float(test))
     return curve
 
 
-def experiments_needed(curve: list[float], target: float) -> int:
+def spent(history: list[Outcome], study_seeds: int) -> list[float]:
+    """The cumulative cost after each experiment (1, 2, 3, ... when every run is full fidelity)."""
+    total, out = 0.0, []
+    for o in history:
+        total += cost(o, study_seeds)
+        out.append(round(total, 6))
+    return out
+
+
+def experiments_needed(
+    curve: list[float], target: float, costs: list[float] | None = None, budget: float | None = None
+) -> float:
+    """The cumulative cost (default: the count of experiments) at which the curve first reaches `target`;
+    budget + 1 (default: len(curve) + 1) when it never does (censored)."""
+    costs = costs if costs is not None else [float(i) for i in range(1, len(curve) + 1)]
     best = -9.0
-    for i, v in enumerate(curve, start=1):
+    for v, c in zip(curve, costs, strict=True):
         best = max(best, v)
         if best >= target:
-            return i
-    return len(curve) + 1  # never got there within the budget (censored)
+            return c
+    return (budget if budget is not None else len(curve)) + 1
 
 
 STRATEGIES: dict[str, Callable[[Bench, int, int], list[Outcome]]] = {
@@ -227,6 +274,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pair", default="static64→minilm-l6")
     parser.add_argument("--sizes", type=SplitSizes.parse, default=SplitSizes.parse(DEFAULT_SIZES))
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
+    parser.add_argument(
+        "--no-fidelity", dest="fidelity", action="store_false",
+        help="the builtin runs every point at full fidelity (no low rung)",
+    )  # fmt: skip
     parser.add_argument(
         "--cache", type=Path, default=None, help="JSON-lines outcome cache (read and appended)"
     )
@@ -261,30 +312,36 @@ def run_strategies(
     return histories
 
 
-def padded(curve: list[float], budget: int) -> list[float]:
-    return curve + [curve[-1] if curve else -1.0] * (budget - len(curve))
-
-
 def report(
     args: argparse.Namespace, bench: Bench, histories: dict[str, list[list[Outcome]]], naive: Outcome
 ) -> str:
-    """The markdown result: experiments to the target per strategy and repetition, their ratios, and the
-    final incumbents' sealed-test PGR against naive's."""
-    curves = {n: [padded(incumbent_test(h), args.budget) for h in hs] for n, hs in histories.items()}
+    """The markdown result: experiments (cost units) to the target per strategy and repetition, their
+    ratios, and the final incumbents' sealed-test PGR against naive's."""
+    curves = {n: [incumbent_test(h) or [-1.0] for h in hs] for n, hs in histories.items()}
+    costs = {n: [spent(h, args.seeds) or [0.0] for h in hs] for n, hs in histories.items()}
     best = max(v for runs in curves.values() for curve in runs for v in curve)
     sizes = ", ".join(f"{k}={v}" for k, v in args.sizes.as_dict().items())
     reps = len(next(iter(curves.values())))
+    mode = "multi-fidelity (ASHA low rung)" if args.fidelity else "full fidelity only (--no-fidelity)"
     lines = [f"Task {args.task}, pair {args.pair}, sizes {sizes}, {args.seeds} seeds per experiment, budget {args.budget} experiments, {reps} repetitions; "
-             f"best incumbent's sealed-test PGR reached by any strategy: {best:.3f}; target: within {WITHIN} of it.", "",
-             "| strategy | experiments needed (per repetition) | mean | final incumbent's test PGR (per repetition) | mean [min, max] |",
-             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+             f"builtin: {mode}; best incumbent's sealed-test PGR reached by any strategy: {best:.3f}; target: within {WITHIN} of it. "
+             "Experiments are counted in cost units (a low-rung run: seeds used / study seeds × w2s fraction; a full run: 1).", "",
+             "| strategy | experiments needed (per repetition) | mean | final incumbent's test PGR (per repetition) | mean [min, max] | runs: full + low rung (per repetition) |",
+             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     means = {}
     for name, runs in curves.items():
-        needed = [experiments_needed(c, best - WITHIN) for c in runs]
+        needed = [
+            round(experiments_needed(c, best - WITHIN, k, args.budget), 1)
+            for c, k in zip(runs, costs[name], strict=True)
+        ]
         means[name] = statistics.mean(needed)
         finals = [c[-1] for c in runs]
+        counts = [
+            f"{sum(o.fidelity is None for o in h)} + {sum(o.fidelity is not None for o in h)}"
+            for h in histories[name]
+        ]
         lines.append(f"| {name} | {needed} | {means[name]:.1f} | {[round(v, 3) for v in finals]} | "
-                     f"{statistics.mean(finals):.3f} [{min(finals):.3f}, {max(finals):.3f}] |")  # fmt: skip
+                     f"{statistics.mean(finals):.3f} [{min(finals):.3f}, {max(finals):.3f}] | {', '.join(counts)} |")  # fmt: skip
     lines.append("")
     if "builtin" in means:
         ratios = [
@@ -300,13 +357,15 @@ def report(
 
 
 def incumbents(histories: list[list[Outcome]], naive: Outcome) -> list[str]:
-    """Each repetition's final builtin incumbent (best dev PGR) with its sealed-test PGR and CI, against
-    naive's test PGR and CI (same seeds, same splits)."""
+    """Each repetition's final builtin incumbent (best full-fidelity dev PGR) with its sealed-test PGR and
+    CI, against naive's test PGR and CI (same seeds, same splits)."""
     s = naive.signals
     lines = [f"Naive: test PGR {_fmt(s.get('test_pgr'))} [{_fmt(s.get('test_pgr_lo'))}, {_fmt(s.get('test_pgr_hi'))}], "
              f"dev PGR {_fmt(naive.dev_pgr)}.", "", "| rep | builtin incumbent | dev PGR | test PGR [CI] | CI clear of naive's |", "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for rep, history in enumerate(histories):
-        done = [o for o in history if o.dev_pgr is not None and not math.isnan(o.dev_pgr)]
+        done = [
+            o for o in history if o.fidelity is None and o.dev_pgr is not None and not math.isnan(o.dev_pgr)
+        ]
         if not done:
             lines.append(f"| {rep} | none | | | |")
             continue
@@ -325,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
                   cache_dir=args.cache_dir)  # fmt: skip
     seeds = list(range(args.seeds))
     naive_baseline(setup, seeds)
-    bench = Bench(setup, seeds, OutcomeCache(args.cache))
+    bench = Bench(setup, seeds, OutcomeCache(args.cache), fidelity=args.fidelity)
     naive = bench.run("naive", {})
 
     def write(histories: dict[str, list[list[Outcome]]]) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from aar.config import REPO_ROOT
 from aar.researchers.builtin import LIBRARY_ORDER
-from aar.researchers.types import Outcome
+from aar.researchers.types import Fidelity, Outcome
 from aar.w2s.ladder import parse_pair
 from aar.w2s.setup import Setup
 from aar.w2s.splits import SplitSizes
@@ -39,20 +39,23 @@ def bench_module() -> ModuleType:
 class Scripted:
     """A stand-in for the bench's experiment runner: a deterministic score per configuration."""
 
-    def __init__(self) -> None:
+    def __init__(self, fidelity: bool = True) -> None:
         template = SimpleNamespace(name="probe", defaults={"lr": 0.003, "epochs": 10},
                                   space={"lr": {"low": 1e-4, "high": 1e-2, "log": True}, "epochs": {"choices": [2, 5, 10, 20]}})  # fmt: skip
-        self.setup = SimpleNamespace(template=template)
+        self.setup = SimpleNamespace(template=template, sizes=SimpleNamespace(w2s_train=3000))
         self.library = {m: "" for m in LIBRARY_ORDER}
         self.spaces = {m: {"alpha": {"low": 0.0, "high": 1.0}} for m in LIBRARY_ORDER}
+        self.seeds, self.fidelity = [0, 1, 2], fidelity
         self.calls: list[str] = []
 
-    def run(self, method: str, hparams: dict[str, Any]) -> Outcome:
-        key = json.dumps([method, hparams], sort_keys=True)
-        self.calls.append(key)
-        score = (zlib.crc32(key.encode()) % 1000) / 1000
-        return Outcome(hypothesis_id=None, experiment_id=len(self.calls), method=method, hparams=hparams,
-                       status="ok", dev_pgr=score, dev_pgr_lo=score - 0.05, dev_pgr_hi=score + 0.05,
+    def run(self, method: str, hparams: dict[str, Any], fidelity: Fidelity | None = None) -> Outcome:
+        """The same point scores the same at every fidelity (a low rung 0.05 lower)."""
+        point = json.dumps([method, {**self.setup.template.defaults, **hparams}], sort_keys=True)
+        self.calls.append(json.dumps([point, fidelity.model_dump() if fidelity else None]))
+        score = (zlib.crc32(point.encode()) % 1000) / 1000 - (0.05 if fidelity else 0.0)
+        return Outcome(hypothesis_id=None, experiment_id=len(self.calls), method=method,
+                       hparams={**self.setup.template.defaults, **hparams}, status="ok", dev_pgr=score,
+                       dev_pgr_lo=score - 0.05, dev_pgr_hi=score + 0.05, fidelity=fidelity,
                        signals={**SIGNALS, "test_pgr": score - 0.1})  # fmt: skip
 
 
@@ -60,8 +63,8 @@ def test_the_builtin_strategy_never_repeats_a_proposal() -> None:
     run = bench_module()
     fake = Scripted()
     history = run.builtin(fake, 30, rep=0)
-    assert len(history) == 30
-    assert len(set(fake.calls)) == len(fake.calls), "a configuration was proposed twice"
+    assert 30 <= run.spent(history, 3)[-1] < 31
+    assert len(set(fake.calls)) == len(fake.calls), "a configuration was proposed twice at one fidelity"
 
 
 def test_log_scale_entries_are_sampled_log_uniformly() -> None:
@@ -157,3 +160,79 @@ def test_sizes_default_to_the_issues_dev_size_and_strategies_are_checked() -> No
     assert args.strategies == ["builtin"]
     with pytest.raises(SystemExit):
         run.parse_args(["--strategies", "builtin,grid"])
+
+
+# ---- multi-fidelity (issue 12.4: the builtin's ASHA low rung, measured in cost units) ----------------
+
+
+def low(dev: float, test: float) -> Outcome:
+    return Outcome(hypothesis_id=None, experiment_id=0, method="m", status="ok", dev_pgr=dev,
+                   signals={"test_pgr": test}, fidelity=Fidelity(seeds=2, w2s_fraction=1 / 3))  # fmt: skip
+
+
+def full(dev: float, test: float) -> Outcome:
+    return Outcome(hypothesis_id=None, experiment_id=0, method="m", status="ok", dev_pgr=dev,
+                   signals={"test_pgr": test})  # fmt: skip
+
+
+def test_a_low_rung_outcome_never_becomes_the_incumbent() -> None:
+    run = bench_module()
+    # the low rung's dev 0.9 beats every full run on dev, but fewer seeds and rows are no method result
+    history = [full(0.3, 0.25), low(0.9, 0.8), full(0.4, 0.35)]
+    assert run.incumbent_test(history) == [0.25, 0.25, 0.35]
+    assert run.incumbent_test([low(0.9, 0.8)]) == [-1.0]
+    naive = full(0.1, 0.1)
+    table = "\n".join(run.incumbents([history], naive))
+    assert "| 0.400 | 0.350 [" in table and "0.900" not in table
+
+
+def test_the_builtin_spends_its_budget_in_cost_units_with_a_low_rung() -> None:
+    run = bench_module()
+    fake = Scripted()
+    history = run.builtin(fake, 30, rep=0)
+    rungs = [o for o in history if o.fidelity is not None]
+    assert rungs and all(o.fidelity == Fidelity(seeds=2, w2s_fraction=1 / 3) for o in rungs)
+    costs = run.spent(history, 3)
+    assert costs[-2] < 30 <= costs[-1] < 31, "stopped before (or long after) its cost reached the budget"
+    assert costs[0] == 1.0 and abs(run.cost(rungs[0], 3) - 2 / 9) < 1e-9
+    assert len(history) > 30, "a low-rung run was charged as a full experiment"
+    promoted = {json.dumps([o.method, o.hparams], sort_keys=True) for o in history if o.fidelity is None}
+    assert any(json.dumps([o.method, o.hparams], sort_keys=True) in promoted for o in rungs), (
+        "nothing promoted"
+    )
+    assert len(set(fake.calls)) == len(fake.calls), "a configuration was run twice at one fidelity"
+
+
+def test_no_fidelity_runs_every_builtin_point_in_full() -> None:
+    run = bench_module()
+    history = run.builtin(Scripted(fidelity=False), 20, rep=0)
+    assert len(history) == 20 and all(o.fidelity is None for o in history)
+    assert run.parse_args(["--no-fidelity"]).fidelity is False
+    assert run.parse_args([]).fidelity is True
+
+
+def test_experiments_to_target_are_counted_in_cost() -> None:
+    run = bench_module()
+    history = [full(0.3, 0.2), low(0.5, 0.5), low(0.5, 0.5), low(0.5, 0.5), full(0.6, 0.45)]
+    costs = run.spent(history, 3)
+    assert costs == [1.0, round(1 + 2 / 9, 6), round(1 + 4 / 9, 6), round(1 + 6 / 9, 6), round(2 + 6 / 9, 6)]
+    curve = run.incumbent_test(history)
+    assert run.experiments_needed(curve, 0.4, costs, budget=40) == costs[-1]
+    assert run.experiments_needed(curve, 0.9, costs, budget=40) == 41  # censored: budget + 1
+    assert run.experiments_needed([0.1, 0.5], 0.4) == 2  # random/TPE: one per experiment, as before
+
+
+def test_a_low_rung_experiment_runs_its_seeds_and_rows_under_its_own_key(
+    shared_cache: Path, tmp_path: Path
+) -> None:
+    run = bench_module()
+    path = tmp_path / "outcomes.jsonl"
+    bench = run.Bench(tiny_setup(shared_cache), [0, 1], run.OutcomeCache(path))
+    rung = Fidelity(seeds=1, w2s_fraction=0.5)
+    assert "fidelity" not in json.loads(bench.key("naive", {"epochs": 2}))  # full keys as cached before
+    assert bench.key("naive", {"epochs": 2}, rung) != bench.key("naive", {"epochs": 2})
+    cheap = bench.run("naive", {"epochs": 2}, rung)
+    assert cheap.fidelity == rung and len(cheap.dev_pgr_by_seed) == 1
+    assert bench.run("naive", {"epochs": 2}).fidelity is None and bench.ran == 2
+    again = run.Bench(tiny_setup(shared_cache), [0, 1], run.OutcomeCache(path))
+    assert again.run("naive", {"epochs": 2}, rung).fidelity == rung and again.ran == 0
