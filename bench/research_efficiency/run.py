@@ -246,6 +246,15 @@ def spent(history: list[Outcome], study_seeds: int) -> list[float]:
     return out
 
 
+def incumbent_at(curve: list[float], costs: list[float], budget: float) -> float:
+    """The incumbent's sealed-test PGR once `budget` cost units are spent (-1.0: no incumbent yet)."""
+    within = [v for v, c in zip(curve, costs, strict=True) if c <= budget + EPS]
+    return within[-1] if within else -1.0
+
+
+ANYTIME = (10, 20, 30, 40)  # cost points of the anytime comparison (not censored, unlike the target)
+
+
 def experiments_needed(
     curve: list[float], target: float, costs: list[float] | None = None, budget: float | None = None
 ) -> float:
@@ -342,7 +351,10 @@ def report(
         ]
         lines.append(f"| {name} | {needed} | {means[name]:.1f} | {[round(v, 3) for v in finals]} | "
                      f"{statistics.mean(finals):.3f} [{min(finals):.3f}, {max(finals):.3f}] | {', '.join(counts)} |")  # fmt: skip
-    lines.append("")
+    points = [b for b in ANYTIME if b <= args.budget]
+    lines += ["", f"Mean incumbent test PGR after {' / '.join(map(str, points))} cost units: " + "; ".join(
+        f"{n} " + " / ".join(f"{statistics.mean(incumbent_at(c, k, b) for c, k in zip(runs, costs[n], strict=True)):.3f}" for b in points)
+        for n, runs in curves.items()) + ".", ""]  # fmt: skip
     if "builtin" in means:
         ratios = [
             f"builtin / {o} = {means['builtin'] / means[o]:.2f} (target ≤ {t})"

@@ -236,3 +236,12 @@ def test_a_low_rung_experiment_runs_its_seeds_and_rows_under_its_own_key(
     assert bench.run("naive", {"epochs": 2}).fidelity is None and bench.ran == 2
     again = run.Bench(tiny_setup(shared_cache), [0, 1], run.OutcomeCache(path))
     assert again.run("naive", {"epochs": 2}, rung).fidelity == rung and again.ran == 0
+
+
+def test_the_anytime_incumbent_is_read_at_a_cost_not_a_count() -> None:
+    run = bench_module()
+    history = [full(0.3, 0.2), low(0.9, 0.9), low(0.5, 0.5), full(0.6, 0.45), full(0.7, 0.5)]
+    curve, costs = run.incumbent_test(history), run.spent(history, 3)
+    assert run.incumbent_at(curve, costs, 2) == 0.2  # 1 + 2 × 2/9 spent: the low rungs are not incumbents
+    assert run.incumbent_at(curve, costs, 2.5) == 0.45 and run.incumbent_at(curve, costs, 40) == 0.5
+    assert run.incumbent_at(curve, costs, 0.5) == -1.0
