@@ -33,7 +33,7 @@ from aar.budget import MIN_WALL_S, BudgetExceeded
 from aar.graph.control import StopRequested
 from aar.graph.runtime import FALLBACK_JOB_S, Runtime
 from aar.recording import record_result
-from aar.researchers.builtin import SEARCHED_TEMPLATE_KEYS, distribution, inside
+from aar.researchers.builtin import SEARCHED_TEMPLATE_KEYS, distribution, fmt_hparams, inside
 from aar.researchers.types import Outcome
 from aar.w2s.experiment import ExperimentResult, naive_baseline
 
@@ -120,7 +120,7 @@ def describe(tuned: TunedNaive) -> str:
         return f"tuned naive: no usable trial ({len(tuned.trials)} of {tuned.wanted} ran){short}"
     return (
         f"tuned naive: {len(tuned.trials)} of {tuned.wanted} trial(s) on dev{short}; picked "
-        f"{_shown(best.hparams)} (dev PGR {best.dev_pgr:.3f})"
+        f"{fmt_hparams(best.hparams)} (dev PGR {best.dev_pgr:.3f})"
     )
 
 
@@ -142,7 +142,7 @@ def _no_room(rt: Runtime) -> str:
 def _run_trial(rt: Runtime, seeds: list[int], overrides: dict[str, Any]) -> Trial:
     """Naive with `overrides` (none: the study's own, cached naive) as a trusted baseline job, timed."""
     started = time.monotonic()
-    with rt.progress.phase(f"finalize: tuned naive {_shown(overrides) or 'at defaults'}"):
+    with rt.progress.phase(f"finalize: tuned naive {fmt_hparams(overrides) or 'at defaults'}"):
         result = naive_baseline(rt.setup, seeds, overrides or None)
     rt.durations.setdefault(DURATION_KEY, []).append(time.monotonic() - started)
     resolved = {k: v for k, v in rt.setup.hparams.items() if k in SEARCHED_TEMPLATE_KEYS} | overrides
@@ -172,10 +172,6 @@ def _next_point(
         if point not in seen:
             break
     return point
-
-
-def _shown(hparams: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in hparams.items())
 
 
 def _num(value: float) -> float | None:

@@ -141,7 +141,7 @@ class BuiltinResearcher:
             else ""
         )
         return Proposal(
-            text=f"`{method}` with {_shown(hparams)} improves on its best configuration so far.",
+            text=f"`{method}` with {fmt_hparams(hparams)} improves on its best configuration so far.",
             rationale="Its confidence interval still overlaps the best result: the answer is open; TPE proposes the next point." + low,
             expected_effect="Higher PGR than this method's best so far.",
             base_method=method,
@@ -243,7 +243,8 @@ class BuiltinResearcher:
         return Decision("continue", "searching hyperparameters of the open contenders")
 
 
-def _shown(hparams: dict[str, Any]) -> str:
+def fmt_hparams(hparams: dict[str, Any]) -> str:
+    """`lr=0.003, epochs=10`: hyperparameters as the agent log and findings show them."""
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in hparams.items())
 
 
@@ -298,7 +299,7 @@ def promotions(view: ResearchView) -> list[Proposal]:
             continue
         hparams = {k: v for k, v in o.hparams.items() if view.template_defaults.get(k, object()) != v}
         out.append(Proposal(
-            text=f"`{o.method}` with {_shown(hparams) or 'its defaults'} holds its low-rung lead at full fidelity.",
+            text=f"`{o.method}` with {fmt_hparams(hparams) or 'its defaults'} holds its low-rung lead at full fidelity.",
             rationale=f"Promoted: its {o.fidelity.describe() if o.fidelity else 'low-rung'} score is in the top 1/{ETA} of the rung's {len(rung)} completed points.",
             expected_effect="A full-fidelity PGR at the top of the search.",
             base_method=o.method, hparams=hparams,
