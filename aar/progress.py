@@ -34,6 +34,11 @@ def fmt_seconds(seconds: float) -> str:
     return f"{s // 3600}h {s % 3600 // 60:02d}m"
 
 
+def fmt_hparams(hparams: dict[str, Any]) -> str:
+    """`lr=0.003, epochs=10`: hyperparameters as the terminal, agent log, findings and report show them."""
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in hparams.items())
+
+
 @dataclass
 class Phase:
     """One running phase: what it is, how far it got, and when it started."""

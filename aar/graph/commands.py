@@ -22,7 +22,7 @@ from rich.console import Console
 from aar.budget import check_minimum
 from aar.config import ExecutorChoice, Settings, StudyConfig
 from aar.errors import AarError, UserError
-from aar.progress import Progress, Reporter, for_console
+from aar.progress import Progress, Reporter, fmt_hparams, for_console
 
 if TYPE_CHECKING:
     from aar.graph.study import StudyOutcome
@@ -313,9 +313,7 @@ def _print_outcome(outcome: StudyOutcome) -> None:
     )
     if outcome.best:
         b = outcome.best
-        hp = ", ".join(
-            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["hparams"].items()
-        )
+        hp = fmt_hparams(b["hparams"])
         pgr = "n/a" if b.get("dev_pgr") is None else f"{b['dev_pgr']:.3f}"
         ci = "" if b.get("dev_pgr_lo") is None else f" [{b['dev_pgr_lo']:.3f}, {b['dev_pgr_hi']:.3f}]"
         console.print(f"best: {b['method']} ({hp}): dev PGR {pgr}{ci}", highlight=False)

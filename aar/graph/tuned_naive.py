@@ -32,8 +32,9 @@ import optuna
 from aar.budget import MIN_WALL_S, BudgetExceeded
 from aar.graph.control import StopRequested
 from aar.graph.runtime import FALLBACK_JOB_S, Runtime
+from aar.progress import fmt_hparams
 from aar.recording import record_result
-from aar.researchers.builtin import SEARCHED_TEMPLATE_KEYS, distribution, fmt_hparams, inside
+from aar.researchers.builtin import SEARCHED_TEMPLATE_KEYS, distribution, inside
 from aar.researchers.types import Outcome
 from aar.w2s.experiment import ExperimentResult, naive_baseline
 

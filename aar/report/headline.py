@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aar.progress import fmt_hparams
 from aar.report.data import PGR, Interval, MethodRow, Run
 
 
@@ -86,7 +87,7 @@ def headline(runs: list[Run], methods: list[MethodRow], split: str) -> Headline 
         winner=winner,
         test=test,
         final_run=final,
-        vs_naive=_vs_naive(final),
+        vs_naive=_detail(final, "test_vs_naive"),
         drops=[d for r in finals if (d := _drop(r, runs, methods)) is not None],
         naive_drop=_naive_drop(runs),
         vs_tuned=_detail(final, "test_vs_tuned_naive"),
@@ -102,7 +103,7 @@ def tuned_note(runs: list[Run]) -> str:
     if not isinstance(tuning, dict):
         return ""
     picked = tuning.get("picked") or {}
-    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in picked.items())
+    shown = fmt_hparams(picked)
     note = f"{tuning.get('ran')} of {tuning.get('wanted')} trial(s) on dev, picked {shown or 'the defaults'}"
     return f"{note} ({tuning['stopped']})" if tuning.get("stopped") else note
 
@@ -133,10 +134,6 @@ def _naive_drop(runs: list[Run]) -> float | None:
         if run.role == "baseline" and dev is not None and test is not None:
             return dev - test
     return None
-
-
-def _vs_naive(final: Run | None) -> str:
-    return _detail(final, "test_vs_naive")
 
 
 def _detail(final: Run | None, key: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import optuna
 
+from aar.progress import fmt_hparams
 from aar.researchers.base import Decision, ResearchView, degenerate, full_score, score_of
 from aar.researchers.priors import ordered_by_priors
 from aar.researchers.types import Fidelity, Outcome, Proposal
@@ -241,11 +242,6 @@ class BuiltinResearcher:
         if reason := converged(view):
             return Decision("stop", reason)
         return Decision("continue", "searching hyperparameters of the open contenders")
-
-
-def fmt_hparams(hparams: dict[str, Any]) -> str:
-    """`lr=0.003, epochs=10`: hyperparameters as the agent log and findings show them."""
-    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in hparams.items())
 
 
 def _low_rung_finding(o: Outcome, view: ResearchView) -> str:
