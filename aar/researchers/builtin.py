@@ -29,7 +29,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 # The library walk, in order (methods and sources: README's method table).
 LIBRARY_ORDER = (
     "aux_conf", "product", "confident_filter", "weak_ensemble", "early_stop", "bootstrap",
-    "denoised_aux_conf", "knn_denoise", "self_train", "strong_ensemble",
+    "denoised_aux_conf", "knn_denoise", "self_train", "strong_ensemble", "low_rank",
 )  # fmt: skip
 SEARCHED_TEMPLATE_KEYS = ("lr", "epochs")
 

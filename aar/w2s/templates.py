@@ -24,6 +24,7 @@ LIBRARY_METHODS = (
     "strong_ensemble",
     "knn_denoise",
     "denoised_aux_conf",
+    "low_rank",
 )
 
 

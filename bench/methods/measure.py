@@ -44,6 +44,8 @@ ROWS: list[tuple[str, Path, str, dict[str, Any]]] = [
     ("denoised_aux_conf", METHODS / "denoised_aux_conf.py", "auto", {}),
     ("strong_ensemble", METHODS / "strong_ensemble.py", "auto", {}),
     ("self_train", METHODS / "self_train.py", "auto", {}),
+    ("low_rank", METHODS / "low_rank.py", "auto", {}),
+    ("low_rank", METHODS / "low_rank.py", "auto", {"rank_labels": "weak"}),
 ]
 
 

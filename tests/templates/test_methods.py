@@ -165,3 +165,35 @@ def test_strong_ensemble_members_see_different_resamples():
     a, b = weights(500, 0, 0), weights(500, 0, 1)
     assert not np.array_equal(a, b) and abs(a.mean() - 1) < 0.15 and (a == 0).any()
     np.testing.assert_array_equal(a, weights(500, 0, 0))
+
+
+def test_low_rank_student_keeps_the_salient_direction_not_the_weak_errors(tmp_path: Path):
+    """Strong features: the label on a high-variance axis, plus low-variance axes; the weak supervisor
+    leans hard on one of those (its logit is axis 0 + 15 × axis 1), so its errors are a linear function of
+    the strong features. A full-rank head on the weak labels learns them; a rank-1 head cannot, and
+    recovers the truth. Planted: project onto the *last* principal directions, or skip the projection,
+    and the rank-1 student falls to the weak accuracy."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    emb = np.concatenate([(6.0 * y[:, None] - 3.0) + rng.normal(0, 1, (n, 1)), rng.normal(0, 0.3, (n, 7))], 1)
+    weak = 1 / (1 + np.exp(-(emb[:, 0] + 15 * emb[:, 1])))
+    low_rank = load("low_rank")
+    _, directions, _ = low_rank.basis(emb, 1)
+    assert abs(directions[0, 0]) > 0.99  # the top principal direction, found without labels
+
+    def student_acc(rank: int) -> float:
+        rows = [{"id": str(i), "weak_p": float(w), "weak_members": [float(w)]} for i, w in enumerate(weak)]
+        out = tmp_path / f"rank{rank}"
+        c = common().Context(hparams={"rank": rank, "lr": 0.01, "epochs": 20}, seed=0,
+                             data={"w2s_train": rows, "eval": rows}, out_dir=out,
+                             backend=SimpleNamespace(embeddings=lambda role, split: emb), roles=["strong"])  # fmt: skip
+        low_rank.train(c)
+        final = common().read_jsonl(out / "predictions" / "final.jsonl")
+        assert (out / "predictions" / "step_20.jsonl").exists()  # the curve is over epochs
+        return acc([r["p"] for r in final], y)
+
+    weak_acc = acc(weak, y)
+    assert weak_acc < 0.8
+    assert student_acc(8) < weak_acc + 0.05  # full rank imitates the supervisor's errors
+    assert student_acc(1) > 0.97
