@@ -214,19 +214,23 @@ class Budget:
 FINAL_EVAL_FACTOR = 1.2
 PER_SEED_SHARE = 0.25
 REPORT_S = 20.0
+# Tuned naive (aar/graph/tuned_naive.py): naive gets at most this many dev trials in finalize, the
+# defaults (the study's cached naive) first, so at most NAIVE_TUNING_TRIALS - 1 new jobs.
+NAIVE_TUNING_TRIALS = 6
 
 
 def finalize_reserve(
     job_seconds: Iterable[float], finalists: int, fallback_job_s: float, seed_ratio: float | None = None
 ) -> float:
-    """Seconds to keep back for finalize: 2 runs per finalist (and the naive baseline on the sealed test)
-    at the median job time seen, scaled to the finalists' seeds (`seed_ratio` = theirs / the jobs'), and
-    the report. Finalize's own timed jobs need no scaling: pass them with `seed_ratio` None."""
+    """Seconds to keep back for finalize: 2 runs per finalist, the naive baseline on the sealed test and
+    the tuned naive's new trials (`NAIVE_TUNING_TRIALS - 1`), at the median job time seen, scaled to the
+    finalists' seeds (`seed_ratio` = theirs / the jobs'), and the report. Finalize's own timed jobs need
+    no scaling: pass them with `seed_ratio` None."""
     times = sorted(t for t in job_seconds if t > 0)
     per_job = times[len(times) // 2] if times else fallback_job_s
     if seed_ratio is not None:
         per_job *= FINAL_EVAL_FACTOR * (1 + PER_SEED_SHARE * (seed_ratio - 1))
-    jobs = 2 * finalists + 1 if finalists else 0
+    jobs = 2 * finalists + 1 + (NAIVE_TUNING_TRIALS - 1) if finalists else 0
     return jobs * per_job + REPORT_S
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from aar.budget import (
     DEFAULT_WALL_S,
+    NAIVE_TUNING_TRIALS,
     REPORT_S,
     Budget,
     BudgetExceeded,
@@ -114,10 +115,12 @@ def test_wall_limit_without_a_deadline_is_the_default(budget_for):
 
 
 def test_finalize_reserve_from_timed_jobs():
-    # 2 finalists: 5 jobs (2 runs each and the naive baseline on test) at the median, plus the report
-    assert finalize_reserve([10, 30, 20], 2, fallback_job_s=99) == pytest.approx(5 * 20 + REPORT_S)
+    # 2 finalists: 10 jobs (2 runs each, the naive baseline on test and the tuned naive's 5 new trials)
+    # at the median, plus the report
+    assert NAIVE_TUNING_TRIALS - 1 == 5
+    assert finalize_reserve([10, 30, 20], 2, fallback_job_s=99) == pytest.approx(10 * 20 + REPORT_S)
     # search jobs on 1 seed, finalists on 5: each final job 1.2 x (1 + 0.25 x 4) = 2.4 x a search job
-    assert finalize_reserve([], 1, fallback_job_s=10, seed_ratio=5) == pytest.approx(3 * 24 + REPORT_S)
+    assert finalize_reserve([], 1, fallback_job_s=10, seed_ratio=5) == pytest.approx(8 * 24 + REPORT_S)
     assert finalize_reserve([10], 0, fallback_job_s=10) == REPORT_S
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import optuna
 
-from aar.budget import MIN_WALL_S, BudgetExceeded
+from aar.budget import MIN_WALL_S, NAIVE_TUNING_TRIALS, BudgetExceeded
 from aar.graph.control import StopRequested
 from aar.graph.runtime import FALLBACK_JOB_S, Runtime
 from aar.progress import fmt_hparams
@@ -40,7 +40,8 @@ from aar.w2s.experiment import ExperimentResult, naive_baseline
 
 log = logging.getLogger(__name__)
 
-MAX_TRIALS = 6  # naive gets at most this many trials, however many configurations the winner had
+MAX_TRIALS = NAIVE_TUNING_TRIALS  # at most this many, however many configurations the winner had (the
+# finalize time reserve counts them: aar.budget.finalize_reserve)
 ROLE = "tuned_baseline"  # the experiment role of the picked configuration's run (not a search run)
 DURATION_KEY = "tuned_naive"  # rt.durations: this phase's trial times, the next trial's estimate
 
