@@ -28,7 +28,7 @@ from aar.w2s.models import check_rungs
 from aar.w2s.setup import Setup
 from aar.w2s.splits import SplitSizes
 from aar.w2s.stats import MIN_SEEDS
-from aar.w2s.templates import LIBRARY_METHODS, get_template, method_meta
+from aar.w2s.templates import LIBRARY_METHODS, Template, get_template, method_meta, unmet_requirement
 
 log = logging.getLogger(__name__)
 SMOKE_SIZES = SplitSizes(weak_train=48, w2s_train=96, dev=32, test=32)
@@ -332,10 +332,17 @@ def make_setups(config: StudyConfig, settings: Settings) -> tuple[Setup, Setup]:
     return setup, smoke
 
 
-def library_sources(settings: Settings) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+def library_sources(
+    settings: Settings, template: Template | None = None
+) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """The library methods' sources and search spaces; with `template`, only those it can run (a method
+    that reads frozen embeddings is left out of a finetune study's library)."""
     root = settings.templates_dir / "methods"
-    sources = {m: (root / f"{m}.py").read_text() for m in LIBRARY_METHODS}
-    spaces = {m: method_meta(root / f"{m}.py").get("SPACE", {}) for m in LIBRARY_METHODS}
+    names = [
+        m for m in LIBRARY_METHODS if template is None or not unmet_requirement(root / f"{m}.py", template)
+    ]
+    sources = {m: (root / f"{m}.py").read_text() for m in names}
+    spaces = {m: method_meta(root / f"{m}.py").get("SPACE", {}) for m in names}
     return sources, spaces
 
 

@@ -86,7 +86,7 @@ def build_runtime(
     setup.splits  # noqa: B018 - validate the task and sizes before anything is spent
     budget = make_budget(store, study_id, config)
     runner_for, kind, pool = choose_executor(config, announce)
-    library, spaces = library_sources(settings)
+    library, spaces = library_sources(settings, setup.template)
     hooks = {"store": store, "study_id": study_id, "budget": budget, "display": display}
     researcher = make_researcher(config, hooks)
     helpers = [make_researcher(config, hooks, i) for i in range(1, config.researchers)]

@@ -32,7 +32,7 @@ from aar.w2s.stats import (
     paired_delta,
     pgr_estimate,
 )
-from aar.w2s.templates import build_code_dir, method_meta
+from aar.w2s.templates import build_code_dir, method_meta, unmet_requirement
 
 # (code dir, data dir, out dir) -> outcome; the sandbox layer provides these for untrusted code.
 CORRECT_KEYS = ("weak", "ceiling", "w2s")
@@ -371,6 +371,8 @@ def run_experiment(spec: ExperimentSpec, runner: JobRunner | None = None) -> Exp
     """
     started = time.monotonic()
     setup = spec.setup
+    if unmet := unmet_requirement(spec.method_path, setup.template):  # before anything is trained or launched
+        return empty_result(spec, "failed", unmet)
     result = empty_result(spec, "ok")
     for s in spec.seeds:  # baselines first: cached, shared, and needed for scoring anyway
         weak_labels(setup, s), ceiling(setup, s)

@@ -113,6 +113,34 @@ def method_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
+# The ctx helpers that read the frozen features (CONTRACT.md): templates without them raise.
+EMBEDDING_CALLS = ("embeddings", "neighbour_mean")
+
+
+def needs_embeddings(path: Path) -> bool:
+    """Does the method call `ctx.embeddings` or `ctx.neighbour_mean`? Read with ast, never run; an
+    unreadable file is left to `method_meta`'s error."""
+    try:
+        tree = ast.parse(path.read_bytes().decode("utf-8"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(
+        isinstance(node, ast.Attribute) and node.attr in EMBEDDING_CALLS
+        and isinstance(node.value, ast.Name) and node.value.id == "ctx"
+        for node in ast.walk(tree)
+    )  # fmt: skip
+
+
+def unmet_requirement(path: Path, template: Template) -> str:
+    """Why `template` cannot run the method file at `path` ("" when it can), in one line."""
+    if not template.uses_features and needs_embeddings(path):
+        return (
+            f"{path.stem} reads frozen embeddings (ctx.embeddings / ctx.neighbour_mean) and template "
+            f"{template.name!r} has none: use the probe template"
+        )
+    return ""
+
+
 def _meta_nodes(path: Path) -> list[tuple[str, ast.expr]]:
     """The value expressions assigned to REQUIRES and SPACE at module level."""
     try:

@@ -32,7 +32,7 @@ GRID = [
     ("boolq", "static64→minilm-l6"),
     ("privacy_qa", "static64→minilm-l6"),
 ]
-METHODS = ("aux_conf", "product", "confident_filter", "weak_ensemble", "bootstrap", "early_stop")
+METHODS = ("aux_conf", "product", "confident_filter", "weak_ensemble", "bootstrap", "early_stop", "low_rank")
 
 
 def fmt(est) -> str:  # type: ignore[no-untyped-def]

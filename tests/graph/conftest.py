@@ -108,8 +108,8 @@ def blind_study(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) ->
 
     real_sources = study_module.library_sources
 
-    def with_constant(s: Any) -> Any:
-        sources, spaces = real_sources(s)
+    def with_constant(s: Any, template: Any = None) -> Any:
+        sources, spaces = real_sources(s, template)
         return {**sources, "constant": CONSTANT}, {**spaces, "constant": {}}
 
     with pytest.MonkeyPatch.context() as mp:

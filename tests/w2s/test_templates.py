@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from aar.errors import UserError
-from aar.w2s.templates import LIBRARY_METHODS, InvalidMethodMeta, method_meta
+from aar.graph.runtime import library_sources
+from aar.w2s.experiment import ExperimentSpec, run_experiment
+from aar.w2s.templates import (
+    LIBRARY_METHODS,
+    InvalidMethodMeta,
+    get_template,
+    method_meta,
+    needs_embeddings,
+    unmet_requirement,
+)
 from tests.conftest import TEMPLATES
 
 
@@ -67,3 +77,26 @@ def test_bad_metadata_is_one_line_user_error(tmp_path: Path, source: str | bytes
     message = str(err.value)
     assert reason in message and "\n" not in message
     assert isinstance(err.value, UserError) and err.value.exit_code == 2
+
+
+def test_methods_that_read_frozen_embeddings_stay_out_of_templates_without_them(probe_setup):
+    """knn_denoise, denoised_aux_conf and low_rank call ctx.embeddings / ctx.neighbour_mean, which only the
+    probe template has: a finetune study's library leaves them out, and a run of one fails in one line
+    before anything is trained (it used to load the model, then raise NotImplementedError in the job).
+    Planted: needs_embeddings always False turns this red."""
+    methods = TEMPLATES / "methods"
+    readers = {m for m in LIBRARY_METHODS if needs_embeddings(methods / f"{m}.py")}
+    assert readers == {"knn_denoise", "denoised_aux_conf", "low_rank"}
+    probe, finetune = get_template("probe", TEMPLATES), get_template("finetune", TEMPLATES)
+    assert unmet_requirement(methods / "low_rank.py", probe) == ""
+    assert unmet_requirement(methods / "aux_conf.py", finetune) == ""
+    settings = SimpleNamespace(templates_dir=TEMPLATES)
+    assert set(library_sources(settings, finetune)[0]) == set(LIBRARY_METHODS) - readers  # type: ignore[arg-type]
+    assert set(library_sources(settings, probe)[1]) == set(LIBRARY_METHODS)  # type: ignore[arg-type]
+    spec = ExperimentSpec(probe_setup.variant(template=finetune), methods / "low_rank.py", "low_rank", [0])
+    result = run_experiment(spec)
+    assert result.status == "failed" and result.seed_results == []
+    assert result.error == (
+        "low_rank reads frozen embeddings (ctx.embeddings / ctx.neighbour_mean) and template 'finetune' "
+        "has none: use the probe template"
+    )
