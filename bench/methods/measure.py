@@ -1,7 +1,7 @@
 """Test PGR of each library method on an offline task (issue 12): the numbers in README's method table.
 
 Runs every method in-process (library code is trusted) on the default splits of the probe template,
-static64 -> MiniLM-L6, with the weak supervisor calibrated (`auto`) unless a row says otherwise. One JSON
+static64 -> MiniLM-L6 (`--pair` for another), with the weak supervisor calibrated (`auto`) unless a row says otherwise. One JSON
 line per (method, calibration) to stdout, appended as each finishes:
 
     python bench/methods/measure.py --task rotten_tomatoes --seeds 3 [--methods naive,aux_conf]
@@ -45,7 +45,8 @@ ROWS: list[tuple[str, Path, str, dict[str, Any]]] = [
     ("strong_ensemble", METHODS / "strong_ensemble.py", "auto", {}),
     ("self_train", METHODS / "self_train.py", "auto", {}),
     ("low_rank", METHODS / "low_rank.py", "auto", {}),
-    ("low_rank", METHODS / "low_rank.py", "auto", {"rank_labels": "weak"}),
+    ("low_rank", METHODS / "low_rank.py", "auto", {"rank_rounds": 0}),
+    ("low_rank", METHODS / "low_rank.py", "auto", {"rank": 16}),
 ]
 
 
@@ -56,12 +57,14 @@ def covers(dev: Estimate, test: float) -> float | None:
     return 0.0 if dev.lo <= test <= dev.hi else round(min(abs(test - dev.lo), abs(test - dev.hi)), 4)
 
 
-def measure(task: str, seeds: int, cache: Path, only: set[str], sizes: SplitSizes) -> None:
+def measure(
+    task: str, seeds: int, cache: Path, only: set[str], sizes: SplitSizes, pair: str = "static64→minilm-l6"
+) -> None:
     naive: dict[str, ExperimentResult] = {}  # calibration -> the naive row's result, for paired deltas
     for label, method, calibration, overrides in ROWS:
         if only and label not in only:
             continue
-        setup = Setup(task, parse_pair("static64→minilm-l6"), get_template("probe", TEMPLATES),
+        setup = Setup(task, parse_pair(pair), get_template("probe", TEMPLATES),
                       sizes, cache_dir=cache, calibration=calibration)  # fmt: skip
         started = time.monotonic()
         result = run_experiment(ExperimentSpec(setup, method, label, list(range(seeds)), overrides))
@@ -71,7 +74,7 @@ def measure(task: str, seeds: int, cache: Path, only: set[str], sizes: SplitSize
         base = naive.get(calibration)
         delta = result.compare(base, "test").diff if base is not None and label != "naive" else None
         row = {
-            "task": task, "method": label, "overrides": overrides, "calibration": calibration, "seeds": seeds,
+            "task": task, "pair": pair, "method": label, "overrides": overrides, "calibration": calibration, "seeds": seeds,
             "chosen": [weak_labels(setup, s).calibration for s in range(seeds)],
             "status": result.status, "test_pgr": est.mean, "ci": [est.lo, est.hi],
             "dev_pgr": dev.mean, "dev_ci": [dev.lo, dev.hi], "test_outside_dev_ci_by": covers(dev, est.mean),
@@ -88,6 +91,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="rotten_tomatoes")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--pair", default="static64→minilm-l6", help="weak→strong (default static64→minilm-l6)"
+    )
     parser.add_argument("--cache", type=Path, default=ROOT / "results" / "cache")
     parser.add_argument("--methods", default="", help="comma-separated labels (default: every row)")
     parser.add_argument(
@@ -95,7 +101,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     only = set(filter(None, args.methods.split(",")))
-    measure(args.task, args.seeds, args.cache, only, SplitSizes.parse(args.sizes))
+    measure(args.task, args.seeds, args.cache, only, SplitSizes.parse(args.sizes), args.pair)
 
 
 if __name__ == "__main__":

@@ -178,22 +178,43 @@ def test_low_rank_student_keeps_the_salient_direction_not_the_weak_errors(tmp_pa
     y = rng.integers(0, 2, n)
     emb = np.concatenate([(6.0 * y[:, None] - 3.0) + rng.normal(0, 1, (n, 1)), rng.normal(0, 0.3, (n, 7))], 1)
     weak = 1 / (1 + np.exp(-(emb[:, 0] + 15 * emb[:, 1])))
-    low_rank = load("low_rank")
-    _, directions, _ = low_rank.basis(emb, 1)
+    _, directions, _ = load("low_rank").basis(emb, 1)
     assert abs(directions[0, 0]) > 0.99  # the top principal direction, found without labels
-
-    def student_acc(rank: int) -> float:
-        rows = [{"id": str(i), "weak_p": float(w), "weak_members": [float(w)]} for i, w in enumerate(weak)]
-        out = tmp_path / f"rank{rank}"
-        c = common().Context(hparams={"rank": rank, "lr": 0.01, "epochs": 20}, seed=0,
-                             data={"w2s_train": rows, "eval": rows}, out_dir=out,
-                             backend=SimpleNamespace(embeddings=lambda role, split: emb), roles=["strong"])  # fmt: skip
-        low_rank.train(c)
-        final = common().read_jsonl(out / "predictions" / "final.jsonl")
-        assert (out / "predictions" / "step_20.jsonl").exists()  # the curve is over epochs
-        return acc([r["p"] for r in final], y)
 
     weak_acc = acc(weak, y)
     assert weak_acc < 0.8
-    assert student_acc(8) < weak_acc + 0.05  # full rank imitates the supervisor's errors
-    assert student_acc(1) > 0.97
+    assert (
+        low_rank_acc(tmp_path, emb, weak, y, rank=8, rank_rounds=0) < weak_acc + 0.05
+    )  # imitates the errors
+    assert low_rank_acc(tmp_path, emb, weak, y, rank=1, rank_rounds=0) > 0.97
+
+
+def low_rank_acc(tmp_path: Path, emb: np.ndarray, weak: np.ndarray, y: np.ndarray, **hp) -> float:
+    """Accuracy of low_rank's final predictions, run through the runner's Context on `emb` (both splits)."""
+    rows = [{"id": str(i), "weak_p": float(w), "weak_members": [float(w)]} for i, w in enumerate(weak)]
+    out = tmp_path / "-".join(f"{k}{v}" for k, v in hp.items())
+    c = common().Context(hparams={"lr": 0.01, "epochs": 20, **hp}, seed=0,
+                         data={"w2s_train": rows, "eval": rows}, out_dir=out,
+                         backend=SimpleNamespace(embeddings=lambda role, split: emb), roles=["strong"])  # fmt: skip
+    load("low_rank").train(c)
+    assert (out / "predictions" / "step_20.jsonl").exists()  # the curve is over the last student's epochs
+    return acc([r["p"] for r in common().read_jsonl(out / "predictions" / "final.jsonl")], y)
+
+
+def test_low_rank_self_training_hardens_at_the_prior_not_at_one_half(tmp_path: Path):
+    """A supervisor that leans positive (every soft label shifted up: it calls 80 % of a balanced set
+    positive) but ranks along the salient axis: its soft labels' student inherits the shift; one round
+    hardened at the label-free prior's quantile (here `fixed` 0.5) puts the boundary where the classes
+    part. Planted: harden at 0.5 instead of the prior's quantile, and the round changes nothing."""
+    rng = np.random.default_rng(1)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    emb = np.concatenate([(6.0 * y[:, None] - 3.0) + rng.normal(0, 1, (n, 1)), rng.normal(0, 0.3, (n, 3))], 1)
+    weak = 1 / (1 + np.exp(-(0.5 * emb[:, 0] + 1.8)))
+    assert acc(weak, y) < 0.8
+    shifted = low_rank_acc(tmp_path, emb, weak, y, rank=2, rank_rounds=0)
+    assert shifted < 0.85
+    fixed = low_rank_acc(tmp_path, emb, weak, y, rank=2, rank_rounds=1, prior="fixed", prior_value=0.5)
+    assert fixed > 0.97
+    harden = load("low_rank").harden
+    assert harden(np.linspace(0, 1, 10), 0.3).tolist() == [0] * 7 + [1] * 3
