@@ -92,7 +92,7 @@ def test_priors_are_label_free_and_selectable():
     assert ctx(weak).class_prior() == pytest.approx(0.3)  # default: the rate of weak labels above 0.5
     assert ctx(weak, prior="calibrated_mean").class_prior() == pytest.approx(weak.mean())
     assert ctx(weak, prior="fixed", prior_value=0.42).class_prior() == 0.42
-    for name in ("aux_conf", "self_train", "denoised_aux_conf"):
+    for name in ("aux_conf", "self_train", "denoised_aux_conf", "low_rank"):
         assert "ctx.class_prior()" in (TEMPLATES / "methods" / f"{name}.py").read_text()
         space = method_meta(TEMPLATES / "methods" / f"{name}.py")["SPACE"]
         assert (
