@@ -298,8 +298,11 @@ def test_docker_job_of_a_dead_host_stops_by_its_inner_timeout(
         os.kill(host.pid, signal.SIGKILL)
         host.wait()
     started = time.monotonic()
-    assert wait_for(lambda: container_state(name) == ["exited"], timeout_s=2 + INNER_GRACE_S + 20)
-    assert time.monotonic() - started < 2 + INNER_GRACE_S + 20
+    # Stopped: exited by its inner timeout, or already removed as a dead host's leftover by a sandbox that
+    # another test (a parallel xdist worker, a CLI study) started meanwhile. Alone, only the timeout
+    # stops it: with no inner timeout it would run 600 s and this wait would fail.
+    stopped = wait_for(lambda: container_state(name) in (["exited"], []), timeout_s=2 + INNER_GRACE_S + 20)
+    assert stopped, f"still {container_state(name)} {time.monotonic() - started:.0f} s after its host died"
     DockerSandbox(staging_root=workdir / "staging")
     assert container_state(name) == []  # the next start removed it
 
