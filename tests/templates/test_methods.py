@@ -183,9 +183,8 @@ def test_low_rank_student_keeps_the_salient_direction_not_the_weak_errors(tmp_pa
 
     weak_acc = acc(weak, y)
     assert weak_acc < 0.8
-    assert (
-        low_rank_acc(tmp_path, emb, weak, y, rank=8, rank_rounds=0) < weak_acc + 0.05
-    )  # imitates the errors
+    # full rank imitates the supervisor's errors; rank 1 cannot
+    assert low_rank_acc(tmp_path, emb, weak, y, rank=8, rank_rounds=0) < weak_acc + 0.05
     assert low_rank_acc(tmp_path, emb, weak, y, rank=1, rank_rounds=0) > 0.97
 
 
@@ -202,7 +201,7 @@ def low_rank_acc(tmp_path: Path, emb: np.ndarray, weak: np.ndarray, y: np.ndarra
 
 
 def test_low_rank_self_training_hardens_at_the_prior_not_at_one_half(tmp_path: Path):
-    """A supervisor that leans positive (every soft label shifted up: it calls 80 % of a balanced set
+    """A supervisor that leans positive (every soft label shifted up: it calls ~87 % of a balanced set
     positive) but ranks along the salient axis: its soft labels' student inherits the shift; one round
     hardened at the label-free prior's quantile (here `fixed` 0.5) puts the boundary where the classes
     part. Planted: harden at 0.5 instead of the prior's quantile, and the round changes nothing."""
