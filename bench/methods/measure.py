@@ -1,8 +1,8 @@
 """Test PGR of each library method on an offline task (issue 12): the numbers in README's method table.
 
 Runs every method in-process (library code is trusted) on the default splits of the probe template,
-static64 -> MiniLM-L6 (`--pair` for another), with the weak supervisor calibrated (`auto`) unless a row says otherwise. One JSON
-line per (method, calibration) to stdout, appended as each finishes:
+static64 -> MiniLM-L6 (`--pair` for another), with the weak supervisor calibrated (`auto`) unless a row
+says otherwise. One JSON line per (method, calibration) to stdout, appended as each finishes:
 
     python bench/methods/measure.py --task rotten_tomatoes --seeds 3 [--methods naive,aux_conf]
 """
